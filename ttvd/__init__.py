@@ -1,0 +1,3 @@
+"""ttvd: a text-to-video daemon."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from ttvd.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,151 @@
+"""The pipeline: speech -> captions -> queries -> footage -> render, each stage cached in ``work/<id>/``.
+
+It knows nothing of HTTP or of the spool: it is handed a Job (what to make, where, how to report)
+and returns the finished video's path. A restarted job resumes at its first unfinished stage.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Protocol, TypeVar
+
+from ttvd import render
+from ttvd.config import Settings
+from ttvd.errors import Cancelled, StageError, TtvdError
+from ttvd.job import STAGE_BY_NAME
+from ttvd.media import FfmpegError
+from ttvd.pipeline.captions import make_captions
+from ttvd.pipeline.footage import generated_clips
+from ttvd.pipeline.queries import keywords, make_passages
+from ttvd.pipeline.speech import speak
+from ttvd.render.fonts import find_font
+from ttvd.timeline import Caption, Clip, Passage, Speech, Style, Timeline
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Reporter(Protocol):
+    def stage_started(self, stage: str) -> None: ...
+    def stage_finished(self, stage: str) -> None: ...
+    def progress(self, percent: int) -> None: ...
+    def log(self, line: str) -> None: ...
+
+
+@dataclass
+class Job:
+    job_id: str
+    text: str
+    settings: Settings
+    work: Path
+    audio: Path
+    output: Path
+    reporter: Reporter
+    options: dict[str, Any] = field(default_factory=dict)
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+    def stage(self, name: str, compute: Callable[[], T], decode: Callable[[Any], T]) -> T:
+        """Run a stage, or load its cached result when a previous attempt finished it."""
+        cache = self.work / f"{name}.json"
+        if self.cancel.is_set():
+            raise Cancelled(f"job stopped before the {name} stage")
+        self.reporter.stage_started(name)
+        if cache.exists():
+            result = decode(json.loads(cache.read_text(encoding="utf-8")))
+            self.reporter.log(f"Reusing the {name} result of an earlier attempt")
+        else:
+            try:
+                result = compute()
+            except StageError:
+                raise
+            except TtvdError as exc:
+                raise StageError(name, str(exc)) from exc
+            _save(cache, result)
+        self.reporter.stage_finished(name)
+        return result
+
+
+def run(job: Job) -> Path:
+    """Make the video for ``job`` and return its path."""
+    job.work.mkdir(parents=True, exist_ok=True)
+    speech = job.stage("speech", lambda: _speech(job), Speech.from_dict)
+    captions = job.stage("captions", lambda: _captions(job, speech),
+                         lambda data: [Caption.from_dict(c) for c in data])
+    passages = job.stage("queries", lambda: _queries(speech, captions),
+                         lambda data: [Passage(**p) for p in data])
+    clips = job.stage("footage", lambda: generated_clips(passages, job.job_id),
+                      lambda data: [Clip(**c) for c in data])
+    job.stage("render", lambda: _render(job, speech, captions, clips), lambda data: data)
+    return job.output
+
+
+def _speech(job: Job) -> Speech:
+    settings = job.settings
+    return speak(job.text, job.audio, settings.voice, settings.speech_rate)
+
+
+def _captions(job: Job, speech: Speech) -> list[Caption]:
+    return make_captions(speech.words, style_for(job.settings).max_line_chars, speech.duration)
+
+
+def _queries(speech: Speech, captions: list[Caption]) -> list[Passage]:
+    passages = make_passages(captions, speech.duration)
+    for passage, queries in zip(passages, keywords(passages)):
+        passage.queries = queries
+    return passages
+
+
+def _render(job: Job, speech: Speech, captions: list[Caption], clips: list[Clip]) -> dict[str, Any]:
+    settings = job.settings
+    width, height = settings.size()
+    timeline = Timeline(speech.audio, speech.duration, width, height, settings.fps, clips, captions,
+                        style_for(settings),
+                        encoder={"preset": settings.preset, "crf": settings.crf})
+    _save(job.work / "timeline.json", timeline)
+    partial = job.output.with_name(f".{job.output.name}.part")
+    stage = STAGE_BY_NAME["render"]
+    last = [stage.progress]
+
+    def on_progress(fraction: float) -> None:
+        percent = stage.progress + min(9, int(fraction * 10))
+        if percent > last[0]:
+            last[0] = percent
+            job.reporter.progress(percent)
+
+    try:
+        render.engine("ffmpeg")(timeline, partial, job.work, on_progress, job.cancel)
+        os.replace(partial, job.output)
+    except InterruptedError as exc:
+        raise Cancelled("rendering was stopped") from exc
+    except FfmpegError as exc:
+        log.error("job %s: ffmpeg failed:\n%s", job.job_id, exc.stderr.strip()[-2000:])
+        raise StageError("render", str(exc)) from exc
+    finally:
+        partial.unlink(missing_ok=True)
+    return {"output": str(job.output), "duration": speech.duration}
+
+
+def style_for(settings: Settings) -> Style:
+    width, height = settings.size()
+    font_file, font_name = find_font(settings.font)
+    font_size = round(min(width, height) * 0.068)
+    return Style(font_file, font_name, font_size, max_line_chars=max(8, int(width * 0.86 / (font_size * 0.62))),
+                 margin_v=round(height * 0.22))
+
+
+def _save(path: Path, result: Any) -> None:
+    from ttvd import atomic
+
+    atomic.write_json(path, _plain(result))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if hasattr(value, "__dataclass_fields__"):
+        return asdict(value)
+    return value

@@ -1,0 +1,107 @@
+"""Plain data passed between stages and to render engines; every type round-trips through JSON."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Word:
+    """A word as shown in captions, with the seconds it is spoken."""
+
+    text: str
+    start: float
+    end: float
+
+
+@dataclass
+class Speech:
+    audio: str
+    duration: float
+    words: list[Word]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Speech":
+        return cls(data["audio"], data["duration"], [Word(**w) for w in data["words"]])
+
+
+@dataclass
+class Caption:
+    """One caption event: at most two lines, shown from ``start`` to ``end``."""
+
+    start: float
+    end: float
+    lines: list[str]
+    words: list[Word]
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.lines)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Caption":
+        return cls(data["start"], data["end"], data["lines"], [Word(**w) for w in data["words"]])
+
+
+@dataclass
+class Passage:
+    """A stretch of narration shown over one background, with the queries that describe it."""
+
+    start: float
+    end: float
+    text: str
+    queries: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Clip:
+    """Footage for ``start..end`` of the video.
+
+    ``kind`` is ``generated`` (``params`` describe a synthetic motion background), ``video`` or
+    ``image`` (``source`` is a local file; ``in_point`` is where playback of a video starts).
+    """
+
+    start: float
+    end: float
+    kind: str
+    source: str | None = None
+    in_point: float = 0.0
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Style:
+    font_file: str
+    font_name: str
+    font_size: int
+    max_line_chars: int
+    primary_colour: str = "&H0000D7FF"   # spoken words: amber (ASS is &HAABBGGRR)
+    secondary_colour: str = "&H00FFFFFF"  # words still to come: white
+    outline_colour: str = "&H00000000"
+    margin_v: int = 0
+
+
+@dataclass
+class Timeline:
+    """Everything a render engine needs, and nothing else."""
+
+    audio: str
+    duration: float
+    width: int
+    height: int
+    fps: int
+    clips: list[Clip]
+    captions: list[Caption]
+    style: Style
+    encoder: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Timeline":
+        data = dict(data)
+        data["clips"] = [Clip(**c) for c in data["clips"]]
+        data["captions"] = [Caption.from_dict(c) for c in data["captions"]]
+        data["style"] = Style(**data["style"])
+        return cls(**data)
