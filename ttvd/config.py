@@ -72,6 +72,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TTVD_POLL_SECONDS", "1.0", "How often an idle daemon looks for new jobs.", _positive_float),
     Setting("TTVD_RESCAN_SECONDS", "5.0", "How often the daemon rescans the watch folder for missed files.", _positive_float),
     Setting("TTVD_WATCH_SETTLE_SECONDS", "1.0", "How long a watched file must stay unchanged before it is taken.", _positive_float),
+    Setting("TTVD_STOP_GRACE_SECONDS", "30", "On SIGTERM, how long the running job may take to finish before it is stopped and requeued.", _positive_float),
+    Setting("TTVD_MAX_ATTEMPTS", "3", "How many times a job is started before it is given up as failed.", _positive_int),
     Setting("TTVD_LOG_LEVEL", "INFO", "Logging level: DEBUG, INFO, WARNING or ERROR."),
 )
 

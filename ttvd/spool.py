@@ -6,8 +6,10 @@ renaming it into ``active/`` (losing that race is ``FileNotFoundError``, not an 
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
+import threading
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -20,6 +22,8 @@ from ttvd.job import JobState, JobStatus, is_valid_id, new_id
 
 log = logging.getLogger(__name__)
 
+MAX_REQUEST_BYTES = 64 * 1024 * 1024
+HEARTBEAT_SECONDS = 10.0
 QUEUE_DIRS = ("tmp", "incoming", "active", "done", "failed", "corrupt", "state")
 
 
@@ -43,6 +47,53 @@ class Request:
         if not isinstance(data.get("text"), str):
             raise ValueError("request has no text")
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+def _owner_gone(fd: int, lease: float) -> bool:
+    """True when nobody holds the lock on ``fd``'s file, or its heartbeat is older than ``lease``."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return time.time() - os.fstat(fd).st_mtime > lease
+
+
+class Claim:
+    """A job this process holds: the request, the lock on its file, and its way out of ``active/``."""
+
+    def __init__(self, spool: "Spool", request: Request, fd: int) -> None:
+        self.spool = spool
+        self.request = request
+        self._fd = fd
+        self.path = spool.dir("active") / f"{request.job_id}.json"
+
+    def keep_alive(self, interval: float = HEARTBEAT_SECONDS) -> threading.Event:
+        """Touch the claim's mtime every ``interval`` seconds until the returned event is set."""
+        done = threading.Event()
+
+        def beat() -> None:
+            while not done.wait(interval):
+                try:
+                    os.utime(self.path)
+                except FileNotFoundError:
+                    return
+
+        threading.Thread(target=beat, name=f"heartbeat-{self.request.job_id[:8]}", daemon=True).start()
+        return done
+
+    def finish(self, ok: bool) -> None:
+        """Move the request to ``done/`` or ``failed/`` and drop the lock."""
+        self._leave("done" if ok else "failed")
+
+    def release(self) -> None:
+        """Give the job back to the queue (a graceful stop) and drop the lock."""
+        self._leave("incoming")
+
+    def _leave(self, queue: str) -> None:
+        try:
+            os.rename(self.path, self.spool.dir(queue) / self.path.name)
+        finally:
+            os.close(self._fd)
 
 
 class Spool:
@@ -98,33 +149,77 @@ class Spool:
         """Ids waiting in ``incoming/``, oldest first."""
         return [path.stem for path in self._sorted_by_age(self.dir("incoming"))]
 
-    def claim_next(self) -> Request | None:
-        """Claim the oldest queued job by renaming it into ``active/``; None when nothing is left."""
+    def claim_next(self) -> "Claim | None":
+        """Claim the oldest queued job; None when nothing is left."""
         for path in self._sorted_by_age(self.dir("incoming")):
-            request = self.claim(path.stem)
-            if request is not None:
-                return request
+            claim = self.claim(path.stem)
+            if claim is not None:
+                return claim
         return None
 
-    def claim(self, job_id: str) -> Request | None:
+    def claim(self, job_id: str) -> "Claim | None":
+        """Lock the request, then rename it into ``active/``; None if another daemon got it first.
+
+        The lock is taken on the file before the rename and held until the job leaves ``active/``,
+        so a live claim is never mistaken for an abandoned one.
+        """
+        incoming = self.dir("incoming") / f"{job_id}.json"
         if not is_valid_id(job_id):
-            self._set_aside(self.dir("incoming") / f"{job_id}.json", "its name is not a job id")
+            self._set_aside(incoming, "its name is not a job id")
             return None
-        active = self.dir("active") / f"{job_id}.json"
         try:
-            os.rename(self.dir("incoming") / f"{job_id}.json", active)
+            fd = os.open(incoming, os.O_RDONLY)
         except FileNotFoundError:
-            return None  # another daemon won the race
+            return None
         try:
-            return Request.from_json(active.read_bytes())
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            active = self.dir("active") / incoming.name
+            os.rename(incoming, active)
+        except (BlockingIOError, FileNotFoundError):
+            os.close(fd)
+            return None  # another daemon won the race
+        os.utime(active)
+        try:
+            request = Request.from_json(os.pread(fd, MAX_REQUEST_BYTES, 0))
         except (ValueError, TypeError, UnicodeDecodeError) as exc:
+            os.close(fd)
             self._set_aside(active, str(exc))
             return None
+        return Claim(self, request, fd)
 
-    def finish(self, job_id: str, ok: bool) -> None:
-        """Move a claimed request to ``done/`` or ``failed/``."""
-        target = self.dir("done" if ok else "failed") / f"{job_id}.json"
-        os.replace(self.dir("active") / f"{job_id}.json", target)
+    def recover(self, lease: float = 120.0) -> list[str]:
+        """Put claims whose owner is gone back in ``incoming/``; returns their ids.
+
+        An owner is gone when its lock is free (the process died) or, where locks do not reach
+        (another host), when its heartbeat is older than ``lease`` seconds.
+        """
+        recovered = []
+        for path in self.dir("active").glob("*.json"):
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except FileNotFoundError:
+                continue
+            try:
+                if _owner_gone(fd, lease):
+                    os.rename(path, self.dir("incoming") / path.name)
+                    recovered.append(path.stem)
+                    log.warning("job %s: its daemon is gone; back in the queue", path.stem)
+            except FileNotFoundError:
+                pass
+            finally:
+                os.close(fd)
+        self._clean_tmp()
+        return recovered
+
+    def _clean_tmp(self, max_age: float = 3600.0) -> None:
+        """Remove files a crash left half-written in ``tmp/`` once they are clearly abandoned."""
+        for path in self.dir("tmp").iterdir():
+            try:
+                if time.time() - path.stat().st_mtime > max_age:
+                    path.unlink()
+                    log.info("removed stale temporary file spool/tmp/%s", path.name)
+            except FileNotFoundError:
+                continue
 
     def active_ids(self) -> list[str]:
         return [path.stem for path in self.dir("active").glob("*.json")]

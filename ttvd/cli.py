@@ -1,0 +1,212 @@
+"""The ``ttvd`` command: serve the API, run the daemon, submit and inspect jobs, render one-off."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ttvd import __version__, config
+from ttvd.errors import ConfigError, InputError, TtvdError
+from ttvd.job import STAGE_BY_NAME, JobStatus, new_id
+from ttvd.spool import Spool
+from ttvd.text import decode_text
+
+log = logging.getLogger("ttvd")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        overrides = {"TTVD_HOME": str(Path(args.home).resolve())} if args.home else {}
+        settings = config.load(**overrides)
+    except ConfigError as exc:
+        print(f"ttvd: {exc}", file=sys.stderr)
+        return 2
+    _setup_logging(settings.log_level)
+    try:
+        return args.func(args, settings)
+    except (InputError, ConfigError) as exc:
+        print(f"ttvd: {exc}", file=sys.stderr)
+        return 2
+    except TtvdError as exc:
+        print(f"ttvd: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ttvd", description="Text-to-video daemon: narrated, captioned MP4s from text, offline by default.")
+    parser.add_argument("--version", action="version", version=f"ttvd {__version__}")
+    parser.add_argument("--home", metavar="DIR",
+                        help="home directory with spool/, watch/, work/, output/ (default: $TTVD_HOME or the current directory)")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+    serve = commands.add_parser("serve", help="serve the HTTP API (production WSGI server)",
+                                description="Serve the HTTP API under /api/v1 on a production WSGI server (waitress).")
+    serve.add_argument("--host", default=None, help="address to bind (default: $TTVD_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port to bind (default: $TTVD_PORT or 5000)")
+    serve.set_defaults(func=_serve)
+
+    daemon = commands.add_parser("daemon", help="watch the spool and the watch folder and run jobs",
+                                 description="Run queued jobs and turn *.txt files dropped into watch/ into jobs.")
+    daemon.add_argument("--burst", action="store_true", help="run what is queued, then exit")
+    daemon.set_defaults(func=_daemon)
+
+    submit = commands.add_parser("submit", help="queue a text file (or - for stdin) as a job; prints its id",
+                                 description="Queue a job for the daemon; prints the job id.")
+    submit.add_argument("file", metavar="FILE|-", help="text file to narrate, or - to read standard input")
+    submit.add_argument("--wait", action="store_true", help="follow the job's progress until it ends")
+    submit.set_defaults(func=_submit)
+
+    status = commands.add_parser("status", help="show one job's state, or a summary of the queue",
+                                 description="Show a job's state as JSON; without an id, summarise the queue.")
+    status.add_argument("job_id", nargs="?", metavar="ID", help="job id")
+    status.set_defaults(func=_status)
+
+    jobs = commands.add_parser("jobs", help="list all jobs", description="List every job, oldest first.")
+    jobs.add_argument("--json", action="store_true", help="print the same JSON as GET /api/v1/jobs")
+    jobs.set_defaults(func=_jobs)
+
+    render = commands.add_parser("render", help="render a text file to an MP4 in-process (no daemon)",
+                                 description="Run the whole pipeline in this process and write one MP4.")
+    render.add_argument("file", metavar="FILE|-", help="text file to narrate, or - to read standard input")
+    render.add_argument("-o", "--output", required=True, metavar="OUT.mp4", help="where to write the video")
+    render.set_defaults(func=_render)
+    return parser
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _read_input(name: str, settings: config.Settings) -> str:
+    if name == "-":
+        data = sys.stdin.buffer.read()
+    else:
+        try:
+            data = Path(name).read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read {name}: {exc.strerror}") from None
+    return decode_text(data, settings.max_text_chars)
+
+
+def _spool(settings: config.Settings) -> Spool:
+    return Spool(settings.home).ensure()
+
+
+def _serve(args, settings) -> int:
+    from ttvd.api import serve
+
+    serve(settings, _spool(settings), args.host or settings.host, args.port or settings.port)
+    return 0
+
+
+def _daemon(args, settings) -> int:
+    from ttvd.daemon import Daemon
+
+    return Daemon(settings, _spool(settings)).run(burst=args.burst)
+
+
+def _submit(args, settings) -> int:
+    spool = _spool(settings)
+    state = spool.submit(_read_input(args.file, settings), "cli")
+    print(state.job_id, flush=True)
+    return _follow(spool, state.job_id) if args.wait else 0
+
+
+def _follow(spool: Spool, job_id: str, interval: float = 0.5) -> int:
+    """Print progress lines until the job ends; 0 when it completed."""
+    shown = None
+    while True:
+        state = spool.read_state(job_id)
+        if state is None:
+            raise InputError(f"job {job_id} not found")
+        line = f"{state.progress:3d}% {state.message}"
+        if line != shown:
+            print(line, file=sys.stderr, flush=True)
+            shown = line
+        if state.status is JobStatus.COMPLETED:
+            print(spool.home / state.output_file)
+            return 0
+        if state.status is JobStatus.FAILED:
+            return 1
+        time.sleep(interval)
+
+
+def _status(args, settings) -> int:
+    import json
+
+    spool = _spool(settings)
+    if args.job_id is None:
+        print(json.dumps(_summary(spool), indent=2))
+        return 0
+    state = spool.read_state(args.job_id)
+    if state is None:
+        print(f"ttvd: job {args.job_id!r} not found", file=sys.stderr)
+        return 1
+    print(json.dumps(state.to_dict(), indent=2, ensure_ascii=False))
+    return 0
+
+
+def _summary(spool: Spool) -> dict:
+    counts = {status.value: 0 for status in JobStatus}
+    for state in spool.states():
+        counts[state.status.value] += 1
+    return {"home": str(spool.home), "queued": len(spool.queued_ids()), "active": spool.active_ids(),
+            "jobs": counts}
+
+
+def _jobs(args, settings) -> int:
+    import json
+
+    states = list(_spool(settings).states())
+    if args.json:
+        print(json.dumps({"jobs": {s.job_id: s.jobs_view() for s in states}}, indent=2, ensure_ascii=False))
+        return 0
+    for state in states:
+        created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(state.created_at))
+        print(f"{state.job_id}  {state.status.value:<10} {state.progress:3d}%  {created}  {state.message}")
+    return 0
+
+
+class _PrintReporter:
+    """Progress of an in-process render, on standard error."""
+
+    def stage_started(self, stage: str) -> None:
+        info = STAGE_BY_NAME[stage]
+        print(f"{info.progress:3d}% {info.message}", file=sys.stderr, flush=True)
+
+    def stage_finished(self, stage: str) -> None:
+        pass
+
+    def progress(self, percent: int) -> None:
+        print(f"{percent:3d}% Rendering video...", file=sys.stderr, flush=True)
+
+    def log(self, line: str) -> None:
+        log.debug(line)
+
+
+def _render(args, settings) -> int:
+    from ttvd import pipeline
+
+    text = _read_input(args.file, settings)
+    output = Path(args.output).resolve()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="ttvd-render-") as tmp:
+        work = Path(tmp)
+        job = pipeline.Job(new_id(), text, settings, work / "work", work / "audio.wav",
+                           work / "video.mp4", _PrintReporter())
+        pipeline.run(job)
+        shutil.move(str(job.output), output)
+    print(f"100% Video generation completed in {time.monotonic() - started:.1f} s", file=sys.stderr)
+    print(output)
+    return 0

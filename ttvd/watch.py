@@ -1,0 +1,172 @@
+"""The watch folder: every ``*.txt`` dropped into ``watch/`` becomes one job.
+
+A file is taken once it has stopped changing (same size and mtime for the settle time) and no
+writer still has it open (inotify's close-after-write tells us); files present at start-up or moved
+in are found by the same scan. A taken file is moved to ``watch/processed/<id>.txt``; one that
+cannot be a job (empty, binary, too large) to ``watch/failed/<id>.txt`` with a failed job saying
+why. The original is never deleted.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ttvd.errors import InputError
+from ttvd.spool import Spool
+
+log = logging.getLogger(__name__)
+
+STILL_WRITING_LIMIT = 600.0  # a file held open this long without change is taken anyway
+
+
+@dataclass
+class _Seen:
+    size: int
+    mtime_ns: int
+    since: float
+    open_for_write: bool = False
+
+
+class WatchFolder:
+    """Finds complete ``*.txt`` files in ``watch/`` and submits them; steppable with injected time."""
+
+    def __init__(self, spool: Spool, settle: float, validate: Callable[[bytes], str],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.spool = spool
+        self.folder = spool.watch
+        self.settle = settle
+        self.validate = validate
+        self.clock = clock
+        self._seen: dict[str, _Seen] = {}
+        self._lock = threading.Lock()
+        for sub in ("processed", "failed"):
+            (self.folder / sub).mkdir(parents=True, exist_ok=True)
+
+    def note_event(self, name: str, writing: bool) -> None:
+        """Called from the observer thread: a file was written to (or closed after writing)."""
+        with self._lock:
+            seen = self._seen.get(name)
+            if seen is not None:
+                seen.open_for_write = writing
+            elif writing:
+                self._seen[name] = _Seen(-1, -1, self.clock(), open_for_write=True)
+
+    def scan(self) -> list[str]:
+        """Look at every candidate file; submit those that are complete. Returns the new job ids."""
+        now = self.clock()
+        names = set()
+        submitted = []
+        for entry in self._entries():
+            names.add(entry.name)
+            job_id = self._consider(entry, now)
+            if job_id:
+                submitted.append(job_id)
+        with self._lock:
+            for name in list(self._seen):
+                if name not in names:
+                    del self._seen[name]
+        return submitted
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._seen)
+
+    def _entries(self) -> list[os.DirEntry]:
+        try:
+            entries = list(os.scandir(self.folder))
+        except FileNotFoundError:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            return []
+        return [e for e in entries if e.name.endswith(".txt") and not e.name.startswith(".")]
+
+    def _consider(self, entry: os.DirEntry, now: float) -> str | None:
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            return None
+        if not stat.S_ISREG(info.st_mode):
+            self._skip_once(entry.name, now, "it is not a regular file")
+            return None
+        with self._lock:
+            seen = self._seen.get(entry.name)
+            if seen is None or (seen.size, seen.mtime_ns) != (info.st_size, info.st_mtime_ns):
+                writing = seen.open_for_write if seen else False
+                self._seen[entry.name] = _Seen(info.st_size, info.st_mtime_ns, now, writing)
+                return None
+            still = now - seen.since
+            if still < self.settle or (seen.open_for_write and still < STILL_WRITING_LIMIT):
+                return None
+            del self._seen[entry.name]
+        return self._take(entry.name)
+
+    def _skip_once(self, name: str, now: float, reason: str) -> None:
+        with self._lock:
+            if name not in self._seen:
+                log.warning("watch folder: skipping %r: %s", name, reason)
+                self._seen[name] = _Seen(-2, -2, now)
+
+    def _take(self, name: str) -> str | None:
+        path = self.folder / name
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        try:
+            text = self.validate(data)
+        except InputError as exc:
+            state = self.spool.reject(f"{_display(name)}: {exc}", "watch", origin=_display(name))
+            self._move(path, "failed", state.job_id)
+            return state.job_id
+        state = self.spool.submit(text, "watch", origin=_display(name))
+        self._move(path, "processed", state.job_id)
+        return state.job_id
+
+    def _move(self, path: Path, sub: str, job_id: str) -> None:
+        target = self.folder / sub / f"{job_id}.txt"
+        try:
+            os.rename(path, target)
+        except FileNotFoundError:
+            log.warning("job %s: watched file %r vanished before it could be kept", job_id, path.name)
+            return
+        log.info("job %s: watched file %r kept as watch/%s/%s", job_id, _display(path.name), sub, target.name)
+
+
+def _display(name: str) -> str:
+    """A file name as printable text, whatever bytes it holds."""
+    text = os.fsencode(name).decode("utf-8", "replace")
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
+
+
+def start_observer(watch: WatchFolder, spool: Spool, wake: threading.Event):
+    """A watchdog observer that tells ``watch`` about writes and wakes the daemon on any change."""
+    from watchdog.events import FileSystemEventHandler
+    from watchdog.observers import Observer
+
+    class Handler(FileSystemEventHandler):
+        def on_any_event(self, event) -> None:
+            if event.is_directory:
+                return
+            kind = event.event_type
+            path = os.fsdecode(event.dest_path if kind == "moved" else event.src_path)
+            name = os.path.basename(path)
+            if os.path.dirname(path) == str(watch.folder) and name.endswith(".txt"):
+                if kind in ("created", "modified"):
+                    watch.note_event(name, writing=True)
+                elif kind == "closed":
+                    watch.note_event(name, writing=False)
+            if kind in ("created", "moved", "closed"):
+                wake.set()
+
+    observer = Observer()
+    handler = Handler()
+    observer.schedule(handler, str(watch.folder), recursive=False)
+    observer.schedule(handler, str(spool.dir("incoming")), recursive=False)
+    observer.daemon = True
+    observer.start()
+    return observer
