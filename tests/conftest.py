@@ -149,3 +149,16 @@ def wait_for(predicate, timeout: float, proc: Proc | None = None, interval: floa
             pytest.fail(f"process exited with {proc.popen.returncode}:\n{proc.output()[-3000:]}")
         time.sleep(interval)
     pytest.fail("timed out" + (f"; process log:\n{proc.output()[-3000:]}" if proc else ""))
+
+
+def frame_at(video: Path, seconds: float):
+    """The decoded RGB frame at ``seconds`` as a numpy array (height, width, 3)."""
+    import numpy as np
+
+    from ttvd.media import ffmpeg_exe, probe
+
+    info = probe(video)
+    raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-ss", f"{seconds:.3f}", "-i", str(video),
+                          "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                         capture_output=True, check=True).stdout
+    return np.frombuffer(raw, dtype=np.uint8).reshape(info.height, info.width, 3)

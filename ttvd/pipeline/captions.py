@@ -12,27 +12,33 @@ _MIN_FILL = 0.5   # break at a comma only once the caption is at least this full
 
 def make_captions(words: list[Word], max_line_chars: int, duration: float) -> list[Caption]:
     """Group ``words`` into captions broken at sentence, phrase and pause boundaries."""
-    capacity = 2 * max_line_chars
     chunks: list[list[Word]] = []
     current: list[Word] = []
     for word, following in zip(words, words[1:] + [None]):
-        if current and _length(current + [word]) > capacity:
+        if current and not _fits(current + [word], max_line_chars):
             chunks.append(current)
             current = []
         current.append(word)
-        if following is None or _ends_chunk(current, word, following, capacity):
+        if following is None or _ends_chunk(current, word, following, max_line_chars):
             chunks.append(current)
             current = []
     return _timed(chunks, max_line_chars, duration)
 
 
-def _ends_chunk(current: list[Word], word: Word, following: Word, capacity: int) -> bool:
+def _ends_chunk(current: list[Word], word: Word, following: Word, max_line_chars: int) -> bool:
     text = word.text
+    capacity = 2 * max_line_chars
     if text.endswith(_SENTENCE_END) or following.start - word.end >= _PAUSE:
         return True
     if text.endswith(_PHRASE_END) and _length(current) >= _MIN_FILL * capacity:
         return True
-    return _length(current + [following]) > capacity
+    return not _fits(current + [following], max_line_chars)
+
+
+def _fits(words: list[Word], max_line_chars: int) -> bool:
+    """True when ``words`` can be shown in two lines, no line longer than the limit."""
+    lines = split_lines(words, max_line_chars)
+    return len(words) == 1 or all(len(line) <= max_line_chars for line in lines)
 
 
 def _timed(chunks: list[list[Word]], max_line_chars: int, duration: float) -> list[Caption]:
