@@ -25,6 +25,12 @@ PALETTES = (
 )
 
 
+def _points(rng: random.Random) -> list[float]:
+    """Gradient end points as fractions of the frame: opposite edges, random positions along them."""
+    a, b = round(rng.uniform(0, 1), 3), round(rng.uniform(0, 1), 3)
+    return [a, 0.0, b, 1.0] if rng.random() < 0.5 else [0.0, a, 1.0, b]
+
+
 def generated_clips(passages: list[Passage], job_id: str) -> list[Clip]:
     """One generated background per passage, deterministic for ``job_id``."""
     clips = []
@@ -42,6 +48,8 @@ def generated_clips(passages: list[Passage], job_id: str) -> list[Clip]:
             "colours": colours[:3],
             "speed": round(rng.uniform(0.008, 0.025), 4),
             "seed": rng.randrange(2**31),
+            # the gradient runs from one edge to the opposite one, so every frame shows its full range
+            "points": _points(rng),
         }
         clips.append(Clip(passage.start, passage.end, "generated", params=params))
     return clips

@@ -62,9 +62,11 @@ def _input(clip: Clip, timeline: Timeline, frames: int) -> list[str]:
     seconds = f"{(frames + 1) / timeline.fps:.6f}"
     if clip.kind == "generated":
         p = clip.params
-        width = _even(timeline.width / GENERATED_SCALE)
-        height = _even(timeline.height / GENERATED_SCALE)
+        width, height = generated_size(timeline.width, timeline.height)
         colours = ":".join(f"c{i}={c}" for i, c in enumerate(p["colours"]))
+        x0, y0, x1, y1 = p.get("points", (0.0, 0.0, 1.0, 1.0))
+        colours += (f":x0={round(x0 * (width - 1))}:y0={round(y0 * (height - 1))}"
+                    f":x1={round(x1 * (width - 1))}:y1={round(y1 * (height - 1))}")
         return ["-f", "lavfi", "-i",
                 f"gradients=s={width}x{height}:r={timeline.fps}:d={seconds}:{colours}"
                 f":n={len(p['colours'])}:speed={p['speed']}:seed={p['seed']}:type={p['type']}"]
@@ -89,6 +91,12 @@ def escape_filter_value(value: str) -> str:
     """Quote a filter option value for a filtergraph string (both escaping levels ffmpeg applies)."""
     level1 = value.replace("\\", "\\\\").replace("'", "\\'").replace(":", "\\:")
     return "".join("\\" + ch if ch in "\\'[],;" else ch for ch in level1)
+
+
+def generated_size(width: int, height: int) -> tuple[int, int]:
+    """Drawing size of a generated background: a quarter of the output, never under 144 px across."""
+    scale = max(1.0, 144 / (min(width, height) / GENERATED_SCALE))
+    return (min(width, _even(width / GENERATED_SCALE * scale)), min(height, _even(height / GENERATED_SCALE * scale)))
 
 
 def _even(value: float) -> int:

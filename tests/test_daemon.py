@@ -1,0 +1,98 @@
+"""The daemon in-process, stepped: real pipeline, tiny output, real files."""
+import wave
+
+import numpy as np
+import pytest
+
+from ttvd.daemon import Daemon
+from ttvd.job import JobStatus
+from ttvd.media import probe
+from ttvd.pipeline.captions import make_captions
+from ttvd.timeline import Caption
+
+from conftest import frame_at
+
+TEXT = "The keeper climbed the stairs. She lit the lamp, and the light swept across the sea."
+
+
+def drain(daemon: Daemon, limit: int = 20) -> int:
+    for count in range(limit):
+        if not daemon.step():
+            return count
+    raise AssertionError("the daemon never ran out of work")
+
+
+def test_a_queued_job_becomes_a_captioned_video(settings, spool):
+    job_id = spool.submit(TEXT, "api").job_id
+    assert drain(Daemon(settings, spool)) == 1
+
+    state = spool.read_state(job_id)
+    assert state.status is JobStatus.COMPLETED and state.progress == 100
+    assert state.message == "Video generation completed"
+    assert state.output_file == f"output/video_{job_id}.mp4" and state.attempts == 1
+    assert state.logs[1:5] == ["Starting audio generation...", "Audio generation completed",
+                               "Starting caption generation...", "Caption generation completed"]
+    assert (spool.dir("done") / f"{job_id}.json").exists() and spool.active_ids() == []
+
+    video = spool.home / state.output_file
+    with wave.open(str(spool.audio_path(job_id))) as wav:
+        narration = wav.getnframes() / wav.getframerate()
+    info = probe(video)
+    assert (info.video_codec, info.pix_fmt, info.audio_codec) == ("h264", "yuv420p", "aac")
+    assert (info.width, info.height, info.fps) == (180, 320, 10)
+    assert abs(info.frames / 10 - narration) <= 0.1  # within one frame of the narration
+    assert not list(spool.output.glob(".*.part"))
+
+
+def test_captions_are_burned_in_while_words_are_spoken(settings, spool):
+    job_id = spool.submit(TEXT, "api").job_id
+    drain(Daemon(settings, spool))
+    video = spool.output_path(job_id)
+    import json
+    captions = [Caption.from_dict(c) for c in json.loads((spool.work_dir(job_id) / "captions.json").read_text())]
+    band = slice(int(320 * 0.45), int(320 * 0.85))  # where two lines of captions sit
+    for caption in captions:
+        middle = (caption.start + caption.end) / 2
+        frame = frame_at(video, middle)[band].astype(int)
+        bright = (frame.min(axis=2) > 200).sum() + ((frame[..., 0] > 200) & (frame[..., 1] > 150) & (frame[..., 2] < 90)).sum()
+        assert bright > 40, f"no caption pixels at {middle:.2f}s ({caption.text!r})"
+    # the background moves: two frames half a second apart differ outside the caption band
+    top = slice(0, int(320 * 0.4))
+    first, later = frame_at(video, 0.2)[top].astype(int), frame_at(video, 0.7)[top].astype(int)
+    assert np.abs(first - later).mean() > 0.5
+    assert first.std() > 1.0  # not a flat colour
+
+
+def test_stage_failure_fails_the_job_with_the_stage_named(settings, spool):
+    job_id = spool.submit(TEXT, "api").job_id
+    drain(Daemon(settings.replace(voice="no-such-voice"), spool))
+    state = spool.read_state(job_id)
+    assert state.status is JobStatus.FAILED and state.stage == "speech"
+    assert "no voice" in state.error and state.message.startswith("Failed at speech")
+    assert (spool.dir("failed") / f"{job_id}.json").exists()
+
+
+def test_a_restarted_job_resumes_from_cached_stages(settings, spool):
+    job_id = spool.submit(TEXT, "api").job_id
+    drain(Daemon(settings, spool))
+    first = spool.output_path(job_id).read_bytes()
+    # Run it again as if the daemon had died after the footage stage.
+    (spool.dir("done") / f"{job_id}.json").rename(spool.dir("incoming") / f"{job_id}.json")
+    (spool.work_dir(job_id) / "render.json").unlink()
+    spool.output_path(job_id).unlink()
+    drain(Daemon(settings, spool))
+    state = spool.read_state(job_id)
+    assert state.status is JobStatus.COMPLETED and state.attempts == 2
+    assert "Reusing the speech result of an earlier attempt" in state.logs
+    assert "Reusing the footage result of an earlier attempt" in state.logs
+    assert spool.output_path(job_id).stat().st_size == pytest.approx(len(first), rel=0.05)
+
+
+def test_watch_folder_files_become_jobs(settings, spool):
+    (spool.watch / "tale.txt").write_text("A short tale, told in the watch folder.")
+    daemon = Daemon(settings.replace(watch_settle_seconds=0.0001), spool)
+    drain(daemon)  # first sight
+    drain(daemon)
+    [state] = list(spool.states())
+    assert state.source == "watch" and state.status is JobStatus.COMPLETED
+    assert spool.output_path(state.job_id).exists()

@@ -1,0 +1,75 @@
+import json
+import os
+
+from ttvd.job import JobState, JobStatus
+from ttvd.spool import Spool
+
+
+def test_submit_writes_state_then_request_and_nothing_in_tmp(spool):
+    state = spool.submit("Hello.", "cli", {"engine": "ffmpeg"})
+    assert spool.read_state(state.job_id).status is JobStatus.QUEUED
+    assert spool.queued_ids() == [state.job_id]
+    request = json.loads((spool.dir("incoming") / f"{state.job_id}.json").read_text())
+    assert request["text"] == "Hello." and request["source"] == "cli" and request["options"] == {"engine": "ffmpeg"}
+    assert list(spool.dir("tmp").iterdir()) == []
+
+
+def test_claims_are_oldest_first_and_exclusive(spool, home):
+    first = spool.submit("one", "api").job_id
+    second = spool.submit("two", "api").job_id
+    os.utime(spool.dir("incoming") / f"{first}.json", (1, 1))
+    other = Spool(home)
+    claim = spool.claim_next()
+    assert claim.request.job_id == first
+    assert other.claim(first) is None  # already taken
+    claim2 = other.claim_next()
+    assert claim2.request.job_id == second
+    assert spool.claim_next() is None
+    claim.finish(ok=True)
+    claim2.finish(ok=False)
+    assert (spool.dir("done") / f"{first}.json").exists()
+    assert (spool.dir("failed") / f"{second}.json").exists()
+    assert spool.active_ids() == []
+
+
+def test_unreadable_request_goes_to_corrupt_and_queue_goes_on(spool):
+    bad = spool.submit("x", "api").job_id
+    (spool.dir("incoming") / f"{bad}.json").write_text("{not json")
+    os.utime(spool.dir("incoming") / f"{bad}.json", (1, 1))
+    good = spool.submit("y", "api").job_id
+    assert spool.claim_next().request.job_id == good
+    assert [p.name.split(".")[0] for p in spool.dir("corrupt").iterdir()] == [bad]
+
+
+def test_recover_requeues_only_claims_whose_owner_is_gone(spool):
+    live = spool.submit("live", "api").job_id
+    dead = spool.submit("dead", "api").job_id
+    claim = spool.claim(live)
+    (spool.dir("incoming") / f"{dead}.json").rename(spool.dir("active") / f"{dead}.json")  # a crashed owner
+    assert spool.recover() == [dead]
+    assert spool.queued_ids() == [dead] and spool.active_ids() == [live]
+    claim.release()
+    assert sorted(spool.queued_ids()) == sorted([live, dead])
+
+
+def test_state_files_are_replaced_whole(spool):
+    state = JobState("a" * 32)
+    for progress in range(0, 100, 10):
+        state.progress = progress
+        spool.write_state(state)
+    assert spool.read_state("a" * 32).progress == 90
+    assert [p.name for p in spool.dir("state").iterdir()] == ["a" * 32 + ".json"]
+    assert list(spool.dir("tmp").iterdir()) == []
+
+
+def test_invalid_ids_never_reach_the_filesystem(spool):
+    assert spool.read_state("../../etc/passwd") is None
+    assert spool.claim("../x") is None
+    assert spool.read_state("a" * 32) is None
+
+
+def test_rejected_job_is_failed_with_reason(spool):
+    state = spool.reject("story.txt: the file is empty", "watch", origin="story.txt")
+    again = spool.read_state(state.job_id)
+    assert again.status is JobStatus.FAILED and "empty" in again.message and again.origin == "story.txt"
+    assert spool.queued_ids() == []
