@@ -74,7 +74,7 @@ def create_app(settings: Settings, spool: Spool) -> bottle.Bottle:
         state = spool.submit(text, "api", options)
         return _json(202, {"job_id": state.job_id, "status": "queued", "message": "Video generation started"})
 
-    @route("/api/v1/status/<job_id>")
+    @route("/api/v1/status/<job_id:path>")
     def status(job_id: str):
         return _json(200, _state_or_404(spool, job_id).status_view())
 
@@ -82,7 +82,7 @@ def create_app(settings: Settings, spool: Spool) -> bottle.Bottle:
     def jobs():
         return _json(200, {"jobs": {s.job_id: s.jobs_view() for s in spool.states()}})
 
-    @route("/api/v1/download/<job_id>")
+    @route("/api/v1/download/<job_id:path>")
     def download(job_id: str):
         state = _state_or_404(spool, job_id)
         if state.status is not JobStatus.COMPLETED:
