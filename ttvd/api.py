@@ -8,6 +8,7 @@ import errno
 import json
 import logging
 import os
+import signal
 import stat
 from typing import Any
 
@@ -171,7 +172,19 @@ def serve(settings: Settings, spool: Spool, host: str, port: int) -> None:
     import waitress
 
     spool.ensure()
+    server = waitress.create_server(create_app(settings, spool), host=host, port=port, threads=settings.threads,
+                                    max_request_body_size=settings.max_body_bytes + 65536, ident="ttvd",
+                                    clear_untrusted_proxy_headers=True)
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     log.info("serving the API on http://%s:%d/api/v1 (home %s)", host, port, spool.home)
-    waitress.serve(create_app(settings, spool), host=host, port=port, threads=settings.threads,
-                   max_request_body_size=settings.max_body_bytes + 65536, ident="ttvd", clear_untrusted_proxy_headers=True,
-                   _quiet=True)
+    try:
+        server.run()
+    except SystemExit:
+        log.info("API stopped")
+    finally:
+        server.close()
+
+
+def _exit_cleanly(signum, frame) -> None:
+    """SIGTERM ends the server loop like Ctrl-C does, with exit status 0."""
+    raise SystemExit(0)

@@ -105,7 +105,12 @@ def _spool(settings: config.Settings) -> Spool:
 def _serve(args, settings) -> int:
     from ttvd.api import serve
 
-    serve(settings, _spool(settings), args.host or settings.host, args.port or settings.port)
+    host, port = args.host or settings.host, args.port or settings.port
+    try:
+        serve(settings, _spool(settings), host, port)
+    except OSError as exc:
+        print(f"ttvd: cannot serve on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     return 0
 
 
