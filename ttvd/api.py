@@ -17,6 +17,7 @@ import bottle
 from ttvd.config import Settings
 from ttvd.errors import InputError, NoSpaceError
 from ttvd.job import JobStatus, is_valid_id
+from ttvd.notify import Notifier
 from ttvd.spool import Spool
 from ttvd.text import clean_text
 
@@ -177,9 +178,12 @@ def serve(settings: Settings, spool: Spool, host: str, port: int) -> None:
                                     clear_untrusted_proxy_headers=True)
     signal.signal(signal.SIGTERM, _exit_cleanly)
     log.info("serving the API on http://%s:%d/api/v1 (home %s)", host, port, spool.home)
+    notifier = Notifier.from_environ()  # the socket is bound: tell systemd (Type=notify) we are ready
+    notifier.send("READY=1", f"STATUS=Serving http://{host}:{port}/api/v1")
     try:
         server.run()
     except SystemExit:
+        notifier.send("STOPPING=1")
         log.info("API stopped")
     finally:
         server.close()

@@ -79,12 +79,47 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("file", metavar="FILE|-", help="text file to narrate, or - to read standard input")
     render.add_argument("-o", "--output", required=True, metavar="OUT.mp4", help="where to write the video")
     render.set_defaults(func=_render)
+
+    install = commands.add_parser(
+        "install-systemd", help="install the systemd units and the settings file (as root)",
+        description="Copy ttvd-daemon.service, ttvd-api.service and ttvd.target into place, running this "
+                    "installation's ttvd, and create the settings file from the example if it is missing.")
+    install.add_argument("--dest", default="/etc/systemd/system", metavar="DIR",
+                         help="where the units go (default: /etc/systemd/system)")
+    install.add_argument("--env-file", default="/etc/ttvd/ttvd.env", metavar="FILE",
+                         help="settings and keys read by the units; never overwritten (default: /etc/ttvd/ttvd.env)")
+    install.add_argument("--units", metavar="DIR", help="the shipped units (default: found with the installation)")
+    install.add_argument("--dry-run", action="store_true", help="show what would be done")
+    install.set_defaults(func=_install_systemd)
     return parser
 
 
 def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    if _stderr_is_journal():
+        handler.setFormatter(_JournalFormatter("%(levelname)s %(name)s: %(message)s"))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
+
+
+def _stderr_is_journal() -> bool:
+    """True when systemd connected standard error to the journal ($JOURNAL_STREAM names it)."""
+    try:
+        device, inode = (int(part) for part in os.environ.get("JOURNAL_STREAM", "").split(":"))
+        st = os.fstat(sys.stderr.fileno())
+    except (ValueError, OSError):
+        return False
+    return (st.st_dev, st.st_ino) == (device, inode)
+
+
+class _JournalFormatter(logging.Formatter):
+    """No timestamp (the journal adds its own); a ``<N>`` prefix the journal turns into the priority."""
+
+    PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"<{self.PRIORITY.get(record.levelno, 6)}>{super().format(record)}"
 
 
 def _read_input(name: str, settings: config.Settings) -> str:
@@ -117,7 +152,10 @@ def _serve(args, settings) -> int:
 def _daemon(args, settings) -> int:
     from ttvd.daemon import Daemon
 
-    return Daemon(settings, _spool(settings)).run(burst=args.burst)
+    from ttvd.notify import Monitor
+
+    spool = _spool(settings)
+    return Daemon(settings, spool, monitor=Monitor.for_daemon(spool.home, settings.stall_seconds)).run(burst=args.burst)
 
 
 def _submit(args, settings) -> int:
@@ -162,11 +200,21 @@ def _status(args, settings) -> int:
 
 
 def _summary(spool: Spool) -> dict:
+    """Queue depth, the jobs being run and how far they are, and each daemon's last heartbeat."""
+    from ttvd import heartbeat
+
     counts = {status.value: 0 for status in JobStatus}
     for state in spool.states():
         counts[state.status.value] += 1
-    return {"home": str(spool.home), "queued": len(spool.queued_ids()), "active": spool.active_ids(),
-            "jobs": counts}
+    active = spool.active_ids()
+    running = []
+    for job_id in active:
+        state = spool.read_state(job_id)
+        if state is not None:
+            running.append({"job_id": job_id, "progress": state.progress, "message": state.message,
+                            "attempts": state.attempts})
+    return {"home": str(spool.home), "queued": len(spool.queued_ids()), "active": active,
+            "running": running, "jobs": counts, "daemons": heartbeat.read_all(spool.home)}
 
 
 def _jobs(args, settings) -> int:
@@ -179,6 +227,25 @@ def _jobs(args, settings) -> int:
     for state in states:
         created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(state.created_at))
         print(f"{state.job_id}  {state.status.value:<10} {state.progress:3d}%  {created}  {state.message}")
+    return 0
+
+
+def _install_systemd(args, settings) -> int:
+    from ttvd import install
+
+    plan = install.Plan(Path(args.units) if args.units else install.find_units(), Path(args.dest),
+                        Path(args.env_file), install.this_ttvd())
+    for warning in plan.warnings():
+        print(f"ttvd: warning: {warning}", file=sys.stderr)
+    for step in plan.steps():
+        print(("would " if args.dry_run else "") + step)
+    if args.dry_run:
+        return 0
+    try:
+        plan.apply()
+    except PermissionError as exc:
+        raise InputError(f"cannot write {exc.filename}: run as root (or choose --dest/--env-file)") from None
+    print("next: systemctl daemon-reload && systemctl enable --now ttvd.target")
     return 0
 
 

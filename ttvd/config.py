@@ -73,6 +73,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TTVD_RESCAN_SECONDS", "5.0", "How often the daemon rescans the watch folder for missed files.", _positive_float),
     Setting("TTVD_WATCH_SETTLE_SECONDS", "1.0", "How long a watched file must stay unchanged before it is taken.", _positive_float),
     Setting("TTVD_STOP_GRACE_SECONDS", "30", "On SIGTERM, how long the running job may take to finish before it is stopped and requeued.", _positive_float),
+    Setting("TTVD_STALL_SECONDS", "600", "How long the daemon may go without progress (a loop round or a job step) before it counts as hung: its watchdog pings and heartbeats stop.", _positive_float),
     Setting("TTVD_MAX_ATTEMPTS", "3", "How many times a job is started before it is given up as failed.", _positive_int),
     Setting("TTVD_LOG_LEVEL", "INFO", "Logging level: DEBUG, INFO, WARNING or ERROR."),
 )

@@ -1,0 +1,219 @@
+"""Telling the service manager how the daemon is: the sd_notify protocol and a health monitor.
+
+sd_notify is one datagram of ``KEY=VALUE`` lines to the AF_UNIX socket named in ``$NOTIFY_SOCKET``
+(a leading ``@`` names an abstract socket). Without that variable every call is a no-op, so the
+daemon runs the same under systemd, under another supervisor, or in a terminal.
+
+The ``Monitor`` sends ``READY=1`` after the first scan, ``STATUS=`` lines as jobs move, and, from its
+own thread, ``WATCHDOG=1`` at half of ``$WATCHDOG_USEC`` only while the daemon is healthy: the file
+watcher is alive and the loop or the running job made progress within the stall limit. On the same
+thread it rewrites this daemon's heartbeat file, so ``ttvd status`` shows health without systemd.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Mapping
+
+from ttvd.heartbeat import Heartbeat
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 10.0
+
+
+class Notifier:
+    """Sends sd_notify messages to ``$NOTIFY_SOCKET``; does nothing when it is unset."""
+
+    def __init__(self, address: str | None) -> None:
+        if address and address.startswith("@"):
+            address = "\0" + address[1:]
+        self.address = address or None
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> "Notifier":
+        environ = os.environ if environ is None else environ
+        return cls(environ.get("NOTIFY_SOCKET"))
+
+    @property
+    def enabled(self) -> bool:
+        return self.address is not None
+
+    def send(self, *lines: str) -> bool:
+        """Send ``lines`` as one datagram; False (and a debug line) when it could not be sent."""
+        if self.address is None:
+            return False
+        message = "\n".join(lines).encode("utf-8")
+        with self._lock:
+            try:
+                if self._sock is None:
+                    self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+                self._sock.sendto(message, self.address)
+                return True
+            except OSError as exc:
+                log.debug("sd_notify to %r failed: %s", self.address, exc)
+                return False
+
+    def close(self) -> None:
+        with self._lock:
+            if self._sock is not None:
+                self._sock.close()
+                self._sock = None
+
+
+def watchdog_seconds(environ: Mapping[str, str] | None = None) -> float | None:
+    """The watchdog timeout systemd set for this process, in seconds; None when there is none."""
+    environ = os.environ if environ is None else environ
+    try:
+        usec = int(environ.get("WATCHDOG_USEC", ""))
+    except ValueError:
+        return None
+    pid = environ.get("WATCHDOG_PID")
+    if usec <= 0 or (pid and pid.isdigit() and int(pid) != os.getpid()):
+        return None
+    return usec / 1_000_000
+
+
+class Monitor:
+    """The daemon's health as the service manager and ``ttvd status`` see it.
+
+    Inert until ``start()``; the daemon calls ``scanned()``, ``tick()``, ``job_step()`` and
+    ``stopping()`` as it works, and ``stop()`` on the way out.
+    """
+
+    def __init__(self, heartbeat: Heartbeat | None, stall_seconds: float,
+                 notifier: Notifier | None = None, watchdog: float | None = None,
+                 watcher_alive: Callable[[], bool] = lambda: True) -> None:
+        self.heartbeat = heartbeat
+        self.stall_seconds = stall_seconds
+        self.notifier = notifier or Notifier(None)
+        self.watchdog = watchdog
+        self.watcher_alive = watcher_alive
+        self.last_progress = time.monotonic()
+        self.job_id: str | None = None
+        self.jobs_run = 0
+        self.status = "Starting"
+        self.ready = False
+        self._stopping = False
+        self._sick_reason: str | None = None
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._sent_status: str | None = None
+
+    @classmethod
+    def for_daemon(cls, home: Path, stall_seconds: float) -> "Monitor":
+        """A monitor wired to this process's environment: $NOTIFY_SOCKET, $WATCHDOG_USEC."""
+        return cls(Heartbeat(home), stall_seconds, Notifier.from_environ(), watchdog_seconds())
+
+    @classmethod
+    def inert(cls) -> "Monitor":
+        """A monitor that reports nothing: for a daemon stepped by hand."""
+        return cls(None, float("inf"))
+
+    # -- what the daemon tells it ------------------------------------------------------------------
+
+    def start(self, watcher_alive: Callable[[], bool] = lambda: True) -> None:
+        """Start the watchdog and heartbeat thread."""
+        self.watcher_alive = watcher_alive
+        self.last_progress = time.monotonic()
+        self._set_status("Starting: recovering abandoned jobs and scanning the watch folder")
+        self._thread = threading.Thread(target=self._beat, name="ttvd-monitor", daemon=True)
+        self._thread.start()
+
+    def scanned(self) -> None:
+        """The first scan is done: the daemon is ready (sent once)."""
+        self.last_progress = time.monotonic()
+        if not self.ready:
+            self.ready = True
+            self._set_status(self._idle_status(), "READY=1")
+
+    def tick(self, jobs_run: int | None = None) -> None:
+        """One round of the loop between jobs: progress, and an idle status line."""
+        self.last_progress = time.monotonic()
+        if jobs_run is not None:
+            self.jobs_run = jobs_run
+        self.job_id = None
+        if self.ready and not self._stopping:
+            self._set_status(self._idle_status())
+
+    def job_step(self, job_id: str, progress: int, message: str) -> None:
+        """The running job moved: progress, and a status line saying where it is."""
+        self.last_progress = time.monotonic()
+        self.job_id = job_id
+        prefix = "Stopping after" if self._stopping else "Running"
+        self._set_status(f"{prefix} job {job_id}: {progress}% {message}")
+
+    def stopping(self) -> None:
+        """Shutdown has begun (sent once)."""
+        if self._stopping:
+            return
+        self._stopping = True
+        what = f"finishing job {self.job_id}" if self.job_id else "no job running"
+        self._set_status(f"Stopping: {what}", "STOPPING=1")
+
+    def stop(self) -> None:
+        """The daemon is leaving: say so, end the thread, remove the heartbeat file."""
+        self.stopping()
+        self._set_status(f"Stopped after {self.jobs_run} job(s)")
+        self._done.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        if self.heartbeat is not None:
+            self.heartbeat.remove()
+        self.notifier.close()
+
+    # -- health ------------------------------------------------------------------------------------
+
+    def healthy(self) -> bool:
+        """True while the watcher is alive and the daemon made progress within the stall limit."""
+        reason = None
+        if not self.watcher_alive():
+            reason = "the file watcher is not running"
+        elif time.monotonic() - self.last_progress > self.stall_seconds:
+            where = f"job {self.job_id}" if self.job_id else "the loop"
+            reason = f"{where} made no progress for over {self.stall_seconds:g} s"
+        if reason != self._sick_reason:
+            if reason:
+                log.error("unhealthy: %s; watchdog pings and heartbeats stop", reason)
+            else:
+                log.info("healthy again; watchdog pings and heartbeats resume")
+            self._sick_reason = reason
+        return reason is None
+
+    def _beat(self) -> None:
+        period = self.watchdog / 2 if self.watchdog else float("inf")
+        next_ping = next_file = time.monotonic()
+        while True:
+            now = time.monotonic()
+            healthy = self.healthy()
+            if now >= next_ping:
+                if healthy:
+                    self.notifier.send("WATCHDOG=1")
+                next_ping = now + period
+            if now >= next_file:
+                if healthy and self.heartbeat is not None:
+                    self._write_heartbeat()
+                next_file = now + HEARTBEAT_SECONDS
+            if self._done.wait(max(0.01, min(next_ping, next_file) - time.monotonic())):
+                return
+
+    def _write_heartbeat(self) -> None:
+        try:
+            self.heartbeat.write(self.status, self.job_id, self.jobs_run)
+        except OSError as exc:  # a full disk must not stop the pings; the next round retries
+            log.warning("cannot write the heartbeat file %s: %s", self.heartbeat.path, exc)
+
+    def _set_status(self, status: str, *extra: str) -> None:
+        self.status = status
+        if status != self._sent_status or extra:
+            self._sent_status = status
+            self.notifier.send(*extra, f"STATUS={status}")
+
+    def _idle_status(self) -> str:
+        return f"Waiting for jobs; {self.jobs_run} job(s) run since start"
