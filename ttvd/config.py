@@ -43,6 +43,19 @@ def _even_height(value: str) -> int:
     return number
 
 
+def _non_negative_int(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError("must be zero or a positive integer")
+    return number
+
+
+def _backend(stage: str, value: str) -> str:
+    from ttvd.backends import check_choice
+
+    return check_choice(stage, value, allow_auto=True)
+
+
 ASPECTS = {"9:16": (9, 16), "16:9": (16, 9), "1:1": (1, 1)}
 
 
@@ -75,7 +88,39 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TTVD_STOP_GRACE_SECONDS", "30", "On SIGTERM, how long the running job may take to finish before it is stopped and requeued.", _positive_float),
     Setting("TTVD_STALL_SECONDS", "600", "How long the daemon may go without progress (a loop round or a job step) before it counts as hung: its watchdog pings and heartbeats stop.", _positive_float),
     Setting("TTVD_MAX_ATTEMPTS", "3", "How many times a job is started before it is given up as failed.", _positive_int),
+    Setting("TTVD_LEASE_SECONDS", "120", "A claimed job whose daemon has not renewed its heartbeat for this long is taken back into the queue (the heartbeat is renewed every 10 s or a quarter of this, whichever is sooner).", _positive_float),
     Setting("TTVD_LOG_LEVEL", "INFO", "Logging level: DEBUG, INFO, WARNING or ERROR."),
+    # Online backends: each stage picks one by name (see ttvd/backends); keys are never written anywhere.
+    Setting("TTVD_SPEECH", "auto", "Speech backend: auto (openai when OPENAI_API_KEY is set, else espeak), espeak or openai.",
+            lambda v: _backend("speech", v)),
+    Setting("TTVD_CAPTIONS", "auto", "Caption timing: auto (openai when the speech came from OpenAI, else speech), speech "
+            "(the speech engine's word times) or openai (transcription with word timestamps).",
+            lambda v: _backend("captions", v)),
+    Setting("TTVD_QUERIES", "auto", "Search queries: auto (openai when OPENAI_API_KEY is set, else keywords), keywords or openai.",
+            lambda v: _backend("queries", v)),
+    Setting("TTVD_FOOTAGE", "auto", "Footage: auto (pexels when PEXELS_API_KEY is set, else local), local (media folder, "
+            "then generated backgrounds) or pexels (media folder, then Pexels, then generated).",
+            lambda v: _backend("footage", v)),
+    Setting("TTVD_MEDIA_DIR", "", "Folder of your own video clips and still images, matched to passages by file name and tags."),
+    Setting("TTVD_CACHE_DIR", "", "Shared download cache (default: cache/ under the home)."),
+    Setting("TTVD_HTTP_TIMEOUT", "30", "Seconds to wait to connect to, or hear from, an online service.", _positive_float),
+    Setting("TTVD_HTTP_RETRIES", "3", "Retries of a request refused for a rate limit, a timeout or a server error.",
+            _non_negative_int),
+    Setting("TTVD_RETRY_BACKOFF", "1.0", "Seconds before the first retry; each further retry waits twice as long.",
+            _positive_float),
+    Setting("TTVD_RETRY_MAX_WAIT", "60", "Longest wait before a retry, in seconds, even when a service asks for more.",
+            _positive_float),
+    Setting("TTVD_DOWNLOAD_MAX_BYTES", "209715200", "Largest footage file downloaded, in bytes.", _positive_int),
+    Setting("OPENAI_API_KEY", "", "OpenAI key: when set, speech, caption timing and queries use OpenAI."),
+    Setting("OPENAI_BASE_URL", "", "Base URL of an OpenAI-compatible server (default: the OpenAI API)."),
+    Setting("OPENAI_SPEECH_MODEL", "tts-1", "Model of the speech endpoint."),
+    Setting("OPENAI_VOICE", "alloy", "Voice of the speech endpoint."),
+    Setting("OPENAI_SPEECH_MAX_CHARS", "4000", "Longest input sent in one speech request; longer texts are split at "
+            "sentence ends.", _positive_int),
+    Setting("OPENAI_TRANSCRIBE_MODEL", "whisper-1", "Model of the transcription endpoint (must give word timestamps)."),
+    Setting("OPENAI_CHAT_MODEL", "gpt-4o-mini", "Chat model that writes the footage search queries."),
+    Setting("PEXELS_API_KEY", "", "Pexels key: when set, footage comes from Pexels video search."),
+    Setting("PEXELS_API_URL", "https://api.pexels.com", "Base URL of the Pexels API."),
 )
 
 _BY_NAME = {setting.name: setting for setting in SETTINGS}
@@ -103,6 +148,10 @@ class Settings:
         height = height or self.height
         width = round(height * aw / ah / 2) * 2
         return width, height
+
+    def get(self, name: str) -> Any:
+        """The value of the setting called ``name`` in full (``OPENAI_API_KEY``, ``TTVD_HOME``)."""
+        return self._values[name]
 
     def replace(self, **overrides: Any) -> "Settings":
         values = dict(self._values)

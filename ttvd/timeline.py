@@ -19,10 +19,11 @@ class Speech:
     audio: str
     duration: float
     words: list[Word]
+    engine: str = ""  # the speech backend that made it: caption timing depends on it
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Speech":
-        return cls(data["audio"], data["duration"], [Word(**w) for w in data["words"]])
+        return cls(data["audio"], data["duration"], [Word(**w) for w in data["words"]], data.get("engine", ""))
 
 
 @dataclass

@@ -18,10 +18,11 @@ from ttvd.config import Settings
 from ttvd.errors import Cancelled, StageError, TtvdError
 from ttvd.job import STAGE_BY_NAME
 from ttvd.media import FfmpegError
+from ttvd import backends
+from ttvd.backends.service import ServiceUnavailable
 from ttvd.pipeline.captions import make_captions
-from ttvd.pipeline.footage import generated_clips
-from ttvd.pipeline.queries import keywords, make_passages
-from ttvd.pipeline.speech import speak
+from ttvd.pipeline.footage import plan_footage
+from ttvd.pipeline.queries import make_passages
 from ttvd.render.fonts import find_font
 from ttvd.timeline import Caption, Clip, Passage, Speech, Style, Timeline
 
@@ -75,28 +76,58 @@ def run(job: Job) -> Path:
     speech = job.stage("speech", lambda: _speech(job), Speech.from_dict)
     captions = job.stage("captions", lambda: _captions(job, speech),
                          lambda data: [Caption.from_dict(c) for c in data])
-    passages = job.stage("queries", lambda: _queries(speech, captions),
+    passages = job.stage("queries", lambda: _queries(job, speech, captions),
                          lambda data: [Passage(**p) for p in data])
-    clips = job.stage("footage", lambda: generated_clips(passages, job.job_id),
+    clips = job.stage("footage", lambda: _footage(job, passages),
                       lambda data: [Clip(**c) for c in data])
     job.stage("render", lambda: _render(job, speech, captions, clips), lambda data: data)
     return job.output
 
 
 def _speech(job: Job) -> Speech:
-    settings = job.settings
-    return speak(job.text, job.audio, settings.voice, settings.speech_rate)
+    def speak(name: str, backend: Callable) -> Speech:
+        speech = backend(job.text, job.audio, job.settings)
+        speech.engine = name
+        return speech
+
+    return _with_fallback(job, backends.choose("speech", job.settings, job.options), speak)
 
 
 def _captions(job: Job, speech: Speech) -> list[Caption]:
-    return make_captions(speech.words, style_for(job.settings).max_line_chars, speech.duration)
+    choice = backends.choose("captions", job.settings, job.options, speech.engine)
+    words = _with_fallback(job, choice, lambda name, backend: backend(speech, job.settings))
+    return make_captions(words, style_for(job.settings).max_line_chars, speech.duration)
 
 
-def _queries(speech: Speech, captions: list[Caption]) -> list[Passage]:
+def _queries(job: Job, speech: Speech, captions: list[Caption]) -> list[Passage]:
     passages = make_passages(captions, speech.duration)
-    for passage, queries in zip(passages, keywords(passages)):
+    choice = backends.choose("queries", job.settings, job.options)
+    for passage, queries in zip(passages, _with_fallback(
+            job, choice, lambda name, backend: backend(passages, job.settings))):
         passage.queries = queries
     return passages
+
+
+def _footage(job: Job, passages: list[Passage]) -> list[Clip]:
+    choice = backends.choose("footage", job.settings, job.options)
+    job.reporter.log(f"Footage from {choice.name}: {choice.reason}")
+    names = [backends.STAGES["footage"].offline] + ([choice.name] if choice.online else [])
+    sources = [backends.resolve("footage", name)(job.settings, job.job_id) for name in names]
+    return plan_footage(passages, sources, job.job_id, job.reporter.log)
+
+
+def _with_fallback(job: Job, choice: backends.Choice, call: Callable[[str, Callable], T]) -> T:
+    """Run ``choice``'s backend; if its service stays unavailable, the stage's offline one, with a log line."""
+    job.reporter.log(f"{choice.stage.capitalize()} from {choice.name}: {choice.reason}")
+    try:
+        return call(choice.name, backends.resolve(choice.stage, choice.name))
+    except ServiceUnavailable as exc:
+        offline = backends.STAGES[choice.stage].offline
+        if choice.name == offline:
+            raise
+        log.warning("job %s: %s; %s falls back to %s", job.job_id, exc, choice.stage, offline)
+        job.reporter.log(f"{exc}; using {offline} instead")
+        return call(offline, backends.resolve(choice.stage, offline))
 
 
 def _render(job: Job, speech: Speech, captions: list[Caption], clips: list[Clip]) -> dict[str, Any]:

@@ -1,13 +1,18 @@
 """Captions stage: short readable chunks of at most two lines, timed from the spoken words."""
 from __future__ import annotations
 
-from ttvd.timeline import Caption, Word
+from ttvd.timeline import Caption, Speech, Word
 
 _SENTENCE_END = (".", "!", "?", "…", ".\"", "!\"", "?\"", ".”", "!”", "?”")
 _PHRASE_END = (",", ";", ":", "—", "–", "-", ")")
 _PAUSE = 0.45     # a silence this long between words always ends a caption
 _HOLD = 0.3       # how long a caption stays after its last word when nothing follows at once
 _MIN_FILL = 0.5   # break at a comma only once the caption is at least this full
+
+
+def speech_word_times(speech: Speech, settings=None) -> list[Word]:
+    """The offline caption timing: the words as the speech engine timed them."""
+    return speech.words
 
 
 def make_captions(words: list[Word], max_line_chars: int, duration: float) -> list[Caption]:

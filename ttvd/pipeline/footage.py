@@ -1,15 +1,23 @@
-"""Footage stage: a background clip for every passage, covering the narration with no gaps.
+"""Footage stage: background clips for every passage, covering the narration with no gaps.
 
-Offline, each passage gets a generated motion background: a slowly turning colour gradient whose
+Sources are tried in turn for each passage (the user's media folder, then Pexels when chosen);
+whatever they leave uncovered gets a generated motion background. Offline, without a media folder, each passage gets a generated motion background: a slowly turning colour gradient whose
 shape, palette and motion are drawn from a seed made of the job id and the passage index, so a
 job always renders the same video and neighbouring passages look different.
 """
 from __future__ import annotations
 
 import hashlib
+import logging
 import random
+from typing import Callable, Protocol
 
+from ttvd.backends.service import ServiceUnavailable
 from ttvd.timeline import Clip, Passage
+
+log = logging.getLogger(__name__)
+MIN_CLIP_SECONDS = 1.0
+_EPSILON = 1e-3
 
 GRADIENT_TYPES = ("linear", "radial", "circular", "spiral", "square")
 # Deep, saturated palettes: white captions with a dark outline stay readable over all of them.
@@ -33,23 +41,77 @@ def _points(rng: random.Random) -> list[float]:
 
 def generated_clips(passages: list[Passage], job_id: str) -> list[Clip]:
     """One generated background per passage, deterministic for ``job_id``."""
-    clips = []
-    previous = None
+    clips: list[Clip] = []
     for index, passage in enumerate(passages):
-        rng = random.Random(hashlib.sha256(f"{job_id}:{index}".encode()).digest())
-        palette_index = rng.randrange(len(PALETTES))
-        if palette_index == previous:
-            palette_index = (palette_index + 1) % len(PALETTES)
-        previous = palette_index
-        colours = list(PALETTES[palette_index])
-        rng.shuffle(colours)
-        params = {
-            "type": GRADIENT_TYPES[rng.randrange(len(GRADIENT_TYPES))],
-            "colours": colours[:3],
-            "speed": round(rng.uniform(0.008, 0.025), 4),
-            "seed": rng.randrange(2**31),
-            # the gradient runs from one edge to the opposite one, so every frame shows its full range
-            "points": _points(rng),
-        }
-        clips.append(Clip(passage.start, passage.end, "generated", params=params))
+        clips.append(generated_clip(job_id, index, passage.start, passage.end, clips[-1] if clips else None))
     return clips
+
+
+def generated_clip(job_id: str, index: int, start: float, end: float, previous: Clip | None = None) -> Clip:
+    """The generated background of passage ``index``, unlike ``previous`` when that one is generated too."""
+    rng = random.Random(hashlib.sha256(f"{job_id}:{index}".encode()).digest())
+    palette_index = rng.randrange(len(PALETTES))
+    if previous is not None and previous.kind == "generated" \
+            and set(previous.params["colours"]) <= set(PALETTES[palette_index]):
+        palette_index = (palette_index + 1) % len(PALETTES)
+    colours = list(PALETTES[palette_index])
+    rng.shuffle(colours)
+    params = {
+        "type": GRADIENT_TYPES[rng.randrange(len(GRADIENT_TYPES))],
+        "colours": colours[:3],
+        "speed": round(rng.uniform(0.008, 0.025), 4),
+        "seed": rng.randrange(2**31),
+        # the gradient runs from one edge to the opposite one, so every frame shows its full range
+        "points": _points(rng),
+    }
+    return Clip(start, end, "generated", params=params)
+
+
+class Source(Protocol):
+    """Where footage comes from: the media folder, Pexels. Generated backgrounds fill what they leave."""
+
+    name: str
+
+    def clip_for(self, passage: Passage, start: float, end: float) -> Clip | None:
+        """A clip from ``start`` to at most ``end`` for ``passage``; None when the source has nothing for it."""
+
+
+def plan_footage(passages: list[Passage], sources: list[Source], job_id: str,
+                 note: Callable[[str], None] = lambda line: None) -> list[Clip]:
+    """Clips tiling every passage with no gap: each source in turn, then a generated background.
+
+    A source whose service stays unavailable is dropped for the rest of the job, with a ``note``.
+    """
+    sources = list(sources)
+    clips: list[Clip] = []
+    for index, passage in enumerate(passages):
+        at = passage.start
+        for source in list(sources):
+            while passage.end - at > _EPSILON:
+                try:
+                    clip = source.clip_for(passage, at, passage.end)
+                except ServiceUnavailable as exc:
+                    log.warning("job %s: %s", job_id, exc)
+                    note(f"{exc}; the remaining footage comes from other sources")
+                    sources.remove(source)
+                    clip = None
+                if clip is None or clip.end <= at + _EPSILON:
+                    break
+                if passage.end - clip.end < MIN_CLIP_SECONDS:
+                    clip.end = passage.end  # the clip's last frame holds rather than flash a sliver of another
+                clips.append(clip)
+                note(f"Footage {clip.start:.1f}-{clip.end:.1f} s: {credit(clip)}")
+                at = clip.end
+        if passage.end - at > _EPSILON:
+            clips.append(generated_clip(job_id, index, at, passage.end, clips[-1] if clips else None))
+    return clips
+
+
+def credit(clip: Clip) -> str:
+    """Where a clip comes from, for the job's log: the source page and author of a stock video."""
+    params = clip.params
+    if params.get("source") == "pexels":
+        return f"Pexels video {params.get('id')} by {params.get('author')} ({params.get('page')})"
+    if params.get("source") == "media":
+        return f"media folder file {params.get('file')}"
+    return clip.kind

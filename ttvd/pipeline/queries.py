@@ -46,7 +46,7 @@ def make_passages(captions: list[Caption], duration: float) -> list[Passage]:
     return passages
 
 
-def keywords(passages: list[Passage]) -> list[list[str]]:
+def keywords(passages: list[Passage], settings=None) -> list[list[str]]:
     """A few search queries per passage, most visual first: noun phrases, then other content words."""
     result = []
     for passage in passages:

@@ -17,6 +17,11 @@ _SPOKEN = re.compile(r"\w")
 _SILENCE_WINDOW = 0.01  # seconds per loudness window when trimming a word's tail
 
 
+def speak_offline(text: str, audio_path: Path, settings) -> Speech:
+    """The offline speech backend: eSpeak NG with the configured voice and rate."""
+    return speak(text, audio_path, settings.voice, settings.speech_rate)
+
+
 def speak(text: str, audio_path: Path, voice: str, rate: int) -> Speech:
     """Synthesize ``text`` into a WAV at ``audio_path``; word times come from the engine's events."""
     synthesis = espeak.synthesize(text, voice, rate)

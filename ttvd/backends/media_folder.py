@@ -1,0 +1,114 @@
+"""Footage from the user's own media folder (``TTVD_MEDIA_DIR``): video clips and still images.
+
+A file matches a passage's query by the words of its name (``city-night.mp4``) and of an optional
+sidecar file of tags next to it (``city-night.tags``: words or phrases separated by commas or lines).
+Stills get slow pan/zoom motion from the render engine. No file is used twice in one video; a clip
+shorter than its passage covers what it can and the next source fills the rest.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from ttvd.errors import ConfigError
+from ttvd.media import ffmpeg_exe
+from ttvd.timeline import Clip, Passage
+
+log = logging.getLogger(__name__)
+VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".webm", ".mkv")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+MIN_VIDEO_SECONDS = 1.0
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
+
+
+@dataclass
+class MediaItem:
+    path: Path
+    kind: str           # "video" or "image"
+    tags: frozenset[str]
+    duration: float | None = None
+
+
+def words(text: str) -> set[str]:
+    """Comparable words: lower case, a plural's trailing ``s`` dropped (``waves`` matches ``wave``)."""
+    found = set()
+    for word in _WORD.findall(text.casefold()):
+        found.add(word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word)
+    return found
+
+
+def scan(folder: Path) -> list[MediaItem]:
+    """Every usable file directly in ``folder`` or below it, sorted by path."""
+    items = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        suffix = path.suffix.lower()
+        kind = "video" if suffix in VIDEO_SUFFIXES else "image" if suffix in IMAGE_SUFFIXES else None
+        if kind:
+            items.append(MediaItem(path, kind, frozenset(words(path.stem) | _sidecar_tags(path))))
+    return items
+
+
+def _sidecar_tags(path: Path) -> set[str]:
+    sidecar = path.with_suffix(".tags")
+    try:
+        return words(sidecar.read_text(encoding="utf-8", errors="replace")) if sidecar.is_file() else set()
+    except OSError:
+        return set()
+
+
+class MediaFolder:
+    """Footage source for the planner in ``ttvd.pipeline.footage``; empty when no folder is set."""
+
+    name = "media folder"
+
+    def __init__(self, settings, job_id: str = "") -> None:
+        folder = settings.media_dir
+        self.items: list[MediaItem] = []
+        if folder:
+            path = Path(folder).expanduser()
+            if not path.is_dir():
+                raise ConfigError(f"TTVD_MEDIA_DIR={folder} is not a folder")
+            self.items = scan(path)
+        self.used: set[Path] = set()
+        self.job_id = job_id
+
+    def clip_for(self, passage: Passage, start: float, end: float) -> Clip | None:
+        """The best unused file for the passage's queries, in query order; None when none matches."""
+        for query in passage.queries:
+            wanted = words(query)
+            ranked = sorted((item for item in self.items if item.path not in self.used and wanted & item.tags),
+                            key=lambda item: -len(wanted & item.tags))
+            for item in ranked:
+                clip = self._clip(item, start, end, query)
+                if clip is not None:
+                    self.used.add(item.path)
+                    return clip
+        return None
+
+    def _clip(self, item: MediaItem, start: float, end: float, query: str) -> Clip | None:
+        params = {"source": "media", "file": item.path.name, "query": query}
+        if item.kind == "image":
+            seed = int(hashlib.sha256(f"{self.job_id}:{item.path.name}".encode()).hexdigest()[:8], 16)
+            return Clip(start, end, "image", str(item.path), params={**params, "motion": "pan_zoom", "seed": seed})
+        if item.duration is None:
+            item.duration = duration(item.path)
+        if item.duration < MIN_VIDEO_SECONDS:
+            return None
+        return Clip(start, min(end, start + item.duration), "video", str(item.path), params=params)
+
+
+def duration(path: Path) -> float:
+    """A media file's duration from its header (0 when ffmpeg cannot read it)."""
+    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True,
+                            text=True, errors="replace")
+    match = _DURATION.search(result.stderr)
+    if not match:
+        log.warning("cannot read %s; it is not used", path)
+        return 0.0
+    hours, minutes, seconds = match.groups()
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)

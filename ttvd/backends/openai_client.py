@@ -1,0 +1,61 @@
+"""The official ``openai`` client, pointed at OPENAI_BASE_URL when set, with its errors translated.
+
+The client's own retries are off: ``request`` retries with ttvd's policy, so a rate limit, a timeout
+or a server error ends in ``ServiceUnavailable`` (the stage falls back offline) and a rejected key in
+``KeyRejected`` (the job fails at that stage). No vendor exception leaves this module.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, TypeVar
+
+from ttvd.backends.service import RetryPolicy, Retryable, classify, scrub
+from ttvd.errors import ConfigError
+
+SERVICE = "OpenAI"
+T = TypeVar("T")
+
+
+def client(settings) -> Any:
+    """An ``openai.OpenAI`` client for the configured key and base URL."""
+    import openai
+
+    key = settings.get("OPENAI_API_KEY")
+    if not key:
+        raise ConfigError("OpenAI was chosen but OPENAI_API_KEY is not set "
+                          "(for a local OpenAI-compatible server any value will do)")
+    return openai.OpenAI(api_key=key, base_url=settings.get("OPENAI_BASE_URL") or None,
+                         timeout=settings.http_timeout, max_retries=0)
+
+
+def request(settings, what: str, send: Callable[[], T]) -> T:
+    """``send()`` with retries; vendor errors become ttvd's service errors (see ttvd.backends.service)."""
+    import openai
+
+    key = settings.get("OPENAI_API_KEY")
+
+    def once() -> T:
+        try:
+            return send()
+        except openai.APIStatusError as exc:
+            error = classify(SERVICE, exc.status_code, scrub(_detail(exc), key),
+                             exc.response.headers.get("retry-after"))
+        except openai.APITimeoutError:
+            error = Retryable("the request timed out")
+        except openai.APIConnectionError:
+            error = Retryable(f"cannot connect to {base_url(settings)}")
+        raise error
+
+    return RetryPolicy.from_settings(settings).call(SERVICE, what, once)
+
+
+def base_url(settings) -> str:
+    return settings.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+
+
+def _detail(exc: Any) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        body = body.get("error", body)
+        if isinstance(body, dict):
+            return str(body.get("message") or "")
+    return str(body or "")
