@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from ttvd import faults
 from ttvd.errors import NoSpaceError
 
 
@@ -25,9 +26,12 @@ def write_bytes(dest: Path, data: bytes, tmp_dir: Path | None = None) -> None:
     tmp = tmp_dir / f".{dest.name}.{uuid.uuid4().hex[:12]}.tmp"
     try:
         with open(tmp, "wb") as handle:
+            faults.enospc("write")
             handle.write(data)
             handle.flush()
+            faults.enospc("fsync")
             os.fsync(handle.fileno())
+        faults.enospc("replace")
         os.replace(tmp, dest)
         fsync_dir(dest.parent)
     except OSError as exc:

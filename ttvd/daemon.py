@@ -129,10 +129,10 @@ class Daemon:
             request.job_id, created_at=request.created_at, source=request.source,
             options=request.options, origin=request.origin)
         reporter = StateReporter(self.spool, state, self.monitor.job_step, claim)
-        if state.status in (JobStatus.COMPLETED, JobStatus.FAILED):
-            # Its owner recorded the outcome but died before moving the request: finish the move only.
-            log.warning("job %s: already %s; filing its request", request.job_id, state.status)
-            claim.finish(ok=state.status is JobStatus.COMPLETED)
+        if state.status is JobStatus.COMPLETED and self.spool.output_path(request.job_id).exists():
+            # Its owner recorded the video but died before filing the request: file it, run nothing.
+            log.warning("job %s: already completed; filing its request", request.job_id)
+            claim.finish(ok=True)
             return
         if state.attempts >= self.settings.max_attempts:
             self._fail(claim, state, reporter, state.stage,

@@ -9,21 +9,24 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
-import threading
 import os
+import stat
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from ttvd import atomic
-from ttvd.errors import InputError
+from ttvd.errors import InputError, NoSpaceError
 from ttvd.job import JobState, JobStatus, is_valid_id, new_id
 
 log = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
-HEARTBEAT_SECONDS = 10.0
+HEARTBEAT_SECONDS = 10.0  # how often a claim renews its heartbeat
+LEASE_SECONDS = 120.0  # a heartbeat older than this means the claim's owner is gone
+TMP_MAX_AGE_SECONDS = 3600.0  # temporary files older than this were left by a crash
 QUEUE_DIRS = ("tmp", "incoming", "active", "done", "failed", "corrupt", "state")
 
 
@@ -40,17 +43,31 @@ class Request:
     origin: str | None = None
 
     @classmethod
-    def from_json(cls, raw: bytes) -> "Request":
-        data = json.loads(raw)
-        if not isinstance(data, dict) or not is_valid_id(data.get("job_id")):
-            raise ValueError("not a job request")
-        if not isinstance(data.get("text"), str):
+    def from_json(cls, raw: bytes, job_id: str) -> "Request":
+        """The request in ``raw``; ValueError unless it is a well-formed request for ``job_id``."""
+        if len(raw) >= MAX_REQUEST_BYTES:
+            raise ValueError("request file is too large")
+        try:
+            data = json.loads(raw)
+        except RecursionError:
+            raise ValueError("request is nested too deeply") from None
+        if not isinstance(data, dict) or data.get("job_id") != job_id:
+            raise ValueError("not a job request for this file name")
+        for key, kind in (("text", str), ("source", str), ("options", dict), ("created_at", int),
+                          ("attempts", int), ("origin", (str, type(None)))):
+            if key in data and not isinstance(data[key], kind):
+                raise ValueError(f"request field {key!r} has the wrong type")
+        if "text" not in data:
             raise ValueError("request has no text")
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
 
 def _owner_gone(fd: int, lease: float) -> bool:
-    """True when nobody holds the lock on ``fd``'s file, or its heartbeat is older than ``lease``."""
+    """True when nobody holds the lock on ``fd``'s file, or its heartbeat is older than ``lease``.
+
+    The lock answers for owners on this host (the kernel drops it when the process dies, however it
+    dies); the heartbeat answers where locks do not reach, such as another host on a shared filesystem.
+    """
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         return True
@@ -59,23 +76,65 @@ def _owner_gone(fd: int, lease: float) -> bool:
 
 
 class Claim:
-    """A job this process holds: the request, the lock on its file, and its way out of ``active/``."""
+    """A job this process holds: the request, the lock on its file, and its way out of ``active/``.
 
-    def __init__(self, spool: "Spool", request: Request, fd: int) -> None:
+    The claim's heartbeat is the active file's mtime, set to a time this process chose. Another
+    daemon that takes the job over (after a lease ran out) renames the file away or sets its own
+    mtime, so ``owned()`` notices the loss and the old owner stops writing the job's state.
+    """
+
+    def __init__(self, spool: "Spool", request: Request, fd: int, beat_ns: int) -> None:
         self.spool = spool
         self.request = request
         self._fd = fd
+        self._beat_ns = beat_ns
+        self._lock = threading.Lock()
+        self.lost = threading.Event()
         self.path = spool.dir("active") / f"{request.job_id}.json"
 
-    def keep_alive(self, interval: float = HEARTBEAT_SECONDS) -> threading.Event:
-        """Touch the claim's mtime every ``interval`` seconds until the returned event is set."""
+    def owned(self) -> bool:
+        """True while the active file is still this claim's: in place, and with our heartbeat."""
+        if self.lost.is_set():
+            return False
+        try:
+            here, mine = os.stat(self.path), os.fstat(self._fd)
+        except (FileNotFoundError, OSError):
+            here = mine = None
+        if here is None or (here.st_dev, here.st_ino) != (mine.st_dev, mine.st_ino) \
+                or mine.st_mtime_ns != self._beat_ns:
+            self.lost.set()
+            log.error("job %s: the claim was taken over by another daemon; this attempt stops",
+                      self.request.job_id)
+            return False
+        return True
+
+    def beat(self) -> bool:
+        """Renew the heartbeat; False (and ``lost`` set) when the claim is no longer ours."""
+        with self._lock:
+            if not self.owned():
+                return False
+            beat_ns = time.time_ns()
+            os.utime(self._fd, ns=(beat_ns, beat_ns))
+            self._beat_ns = os.fstat(self._fd).st_mtime_ns  # as the filesystem stored it
+            return True
+
+    def keep_alive(self, interval: float = HEARTBEAT_SECONDS,
+                   on_lost: Callable[[], None] = lambda: None) -> threading.Event:
+        """Renew the heartbeat every ``interval`` seconds until the returned event is set.
+
+        ``on_lost`` is called (from the heartbeat thread) if the claim turns out to be lost.
+        """
         done = threading.Event()
 
         def beat() -> None:
             while not done.wait(interval):
                 try:
-                    os.utime(self.path)
-                except FileNotFoundError:
+                    alive = self.beat()
+                except OSError as exc:  # a transient filesystem error: try again next beat
+                    log.warning("job %s: heartbeat failed: %s", self.request.job_id, exc)
+                    continue
+                if not alive:
+                    on_lost()
                     return
 
         threading.Thread(target=beat, name=f"heartbeat-{self.request.job_id[:8]}", daemon=True).start()
@@ -89,11 +148,22 @@ class Claim:
         """Give the job back to the queue (a graceful stop) and drop the lock."""
         self._leave("incoming")
 
+    def abandon(self) -> None:
+        """Drop the lock without moving the file: the claim was lost to another daemon."""
+        self._close()
+
     def _leave(self, queue: str) -> None:
         try:
-            os.rename(self.path, self.spool.dir(queue) / self.path.name)
+            with self._lock:
+                if self.owned():
+                    os.rename(self.path, self.spool.dir(queue) / self.path.name)
         finally:
+            self._close()
+
+    def _close(self) -> None:
+        if self._fd >= 0:
             os.close(self._fd)
+            self._fd = -1
 
 
 class Spool:
@@ -120,12 +190,24 @@ class Spool:
 
     def submit(self, text: str, source: str, options: dict[str, Any] | None = None,
                origin: str | None = None) -> JobState:
-        """Queue a job: its state first (so status answers at once), then its request."""
+        """Queue a job durably, or raise (``NoSpaceError`` on a full disk) leaving nothing behind.
+
+        The request is written to ``tmp/`` first, then the state (so status answers at once), then
+        the request is renamed into ``incoming/``. A crash in between leaves a complete request in
+        ``tmp/`` next to its state, which ``recover()`` finishes queueing.
+        """
         request = Request(new_id(), text, source, dict(options or {}), origin=origin)
         state = JobState(request.job_id, created_at=request.created_at, source=source,
                          options=request.options, origin=origin)
-        self.write_state(state)
-        self._put(request, "incoming")
+        tmp = self.dir("tmp") / f"{request.job_id}.json"
+        atomic.write_bytes(tmp, json.dumps(asdict(request), ensure_ascii=False).encode("utf-8"))
+        try:
+            self.write_state(state)
+            os.rename(tmp, self.dir("incoming") / tmp.name)
+        except BaseException:
+            for path in (tmp, self.dir("state") / tmp.name):
+                path.unlink(missing_ok=True)
+            raise
         log.info("job %s queued (source %s)", request.job_id, source)
         return state
 
@@ -136,12 +218,6 @@ class Spool:
         self.write_state(state)
         log.warning("job %s rejected (source %s): %s", state.job_id, source, reason)
         return state
-
-    def _put(self, request: Request, queue: str) -> None:
-        data = json.dumps(asdict(request), ensure_ascii=False).encode("utf-8")
-        tmp = self.dir("tmp") / f"{request.job_id}.json"
-        atomic.write_bytes(tmp, data)
-        os.rename(tmp, self.dir(queue) / tmp.name)
 
     # -- claiming ---------------------------------------------------------------------------------
 
@@ -168,36 +244,64 @@ class Spool:
             self._set_aside(incoming, "its name is not a job id")
             return None
         try:
-            fd = os.open(incoming, os.O_RDONLY)
+            fd = os.open(incoming, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except FileNotFoundError:
             return None
+        except OSError as exc:  # a symlink or something else that is not ours to open
+            self._set_aside(incoming, exc.strerror or str(exc))
+            return None
+        active = self.dir("active") / incoming.name
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            active = self.dir("active") / incoming.name
+            # The heartbeat is set before the file appears in active/, so a recovering daemon
+            # never sees a fresh claim with the old mtime of its time in the queue.
+            beat_ns = time.time_ns()
+            os.utime(fd, ns=(beat_ns, beat_ns))
             os.rename(incoming, active)
         except (BlockingIOError, FileNotFoundError):
             os.close(fd)
             return None  # another daemon won the race
-        os.utime(active)
+        beat_ns = os.fstat(fd).st_mtime_ns
         try:
-            request = Request.from_json(os.pread(fd, MAX_REQUEST_BYTES, 0))
-        except (ValueError, TypeError, UnicodeDecodeError) as exc:
-            os.close(fd)
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise ValueError("not a regular file")
+            request = Request.from_json(os.pread(fd, MAX_REQUEST_BYTES, 0), job_id)
+        except (ValueError, TypeError) as exc:
             self._set_aside(active, str(exc))
+            self._fail_unreadable(job_id)
+            os.close(fd)
             return None
-        return Claim(self, request, fd)
+        return Claim(self, request, fd, beat_ns)
 
-    def recover(self, lease: float = 120.0) -> list[str]:
+    def _fail_unreadable(self, job_id: str) -> None:
+        """Tell the user (through the state) that the job's request file was unreadable."""
+        state = self.read_state(job_id)
+        if state is None or state.status in (JobStatus.COMPLETED, JobStatus.FAILED):
+            return
+        reason = "the job's request file could not be read; it was kept in spool/corrupt/"
+        state.status, state.error, state.message = JobStatus.FAILED, reason, f"Failed: {reason}"
+        state.log(state.message)
+        try:
+            self.write_state(state)
+        except NoSpaceError:
+            log.error("job %s: no space to record that its request is unreadable", job_id)
+
+    def recover(self, lease: float = LEASE_SECONDS, tmp_max_age: float = TMP_MAX_AGE_SECONDS) -> list[str]:
         """Put claims whose owner is gone back in ``incoming/``; returns their ids.
 
         An owner is gone when its lock is free (the process died) or, where locks do not reach
-        (another host), when its heartbeat is older than ``lease`` seconds.
+        (another host), when its heartbeat is older than ``lease`` seconds. A live claim keeps its
+        lock and renews its heartbeat, so it is never taken. Also finishes submissions a crash
+        interrupted, fails jobs whose request is gone, and cleans up stale temporary files.
         """
         recovered = []
         for path in self.dir("active").glob("*.json"):
             try:
-                fd = os.open(path, os.O_RDONLY)
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
             except FileNotFoundError:
+                continue
+            except OSError as exc:
+                self._set_aside(path, exc.strerror or str(exc))
                 continue
             try:
                 if _owner_gone(fd, lease):
@@ -205,20 +309,59 @@ class Spool:
                     recovered.append(path.stem)
                     log.warning("job %s: its daemon is gone; back in the queue", path.stem)
             except FileNotFoundError:
-                pass
+                pass  # it left active/ meanwhile: finished, released or recovered by another daemon
             finally:
                 os.close(fd)
-        self._clean_tmp()
+        self._finish_submissions(tmp_max_age)
+        self._fail_orphans(lease)
+        self._clean_tmp(tmp_max_age)
         return recovered
 
-    def _clean_tmp(self, max_age: float = 3600.0) -> None:
-        """Remove files a crash left half-written in ``tmp/`` once they are clearly abandoned."""
-        for path in self.dir("tmp").iterdir():
+    def _finish_submissions(self, max_age: float) -> None:
+        """Queue complete requests left in ``tmp/`` by a submitter that died after writing the state."""
+        for path in self.dir("tmp").glob("*.json"):
             try:
-                if time.time() - path.stat().st_mtime > max_age:
+                age = time.time() - path.stat().st_mtime
+                if age < min(max_age, 60.0) or self.read_state(path.stem) is None:
+                    continue
+                Request.from_json(path.read_bytes(), path.stem)
+                os.rename(path, self.dir("incoming") / path.name)
+                log.warning("job %s: its submitter stopped before queueing it; queued now", path.stem)
+            except (FileNotFoundError, ValueError, TypeError):
+                continue
+
+    def _fail_orphans(self, lease: float) -> None:
+        """Fail unfinished jobs whose request is in no queue (deleted by hand, or lost) for a lease."""
+        held = set()
+        for name in ("tmp", "incoming", "active", "done", "failed", "corrupt"):
+            held.update(entry.name.split(".")[0] for entry in os.scandir(self.dir(name)))
+        for entry in os.scandir(self.dir("state")):
+            job_id = entry.name[:-5]
+            if not entry.name.endswith(".json") or job_id in held or not is_valid_id(job_id):
+                continue
+            state = self.read_state(job_id)
+            if state is None or state.status in (JobStatus.COMPLETED, JobStatus.FAILED) \
+                    or time.time() - state.updated_at < lease:
+                continue
+            reason = "the job's request file is missing from the spool"
+            state.status, state.error, state.message = JobStatus.FAILED, reason, f"Failed: {reason}"
+            state.log(state.message)
+            self.write_state(state)
+            log.error("job %s: %s; marked failed", job_id, reason)
+
+    def _clean_tmp(self, max_age: float) -> None:
+        """Remove files a crash left half-written, once they are clearly abandoned.
+
+        That is ``spool/tmp/`` and the ``.*.part`` videos of ``output/``; a job's own ``work/<id>/``
+        is cleaned by the daemon that claims it.
+        """
+        stale = list(self.dir("tmp").iterdir()) + list(self.output.glob(".*.part"))
+        for path in stale:
+            try:
+                if time.time() - path.lstat().st_mtime > max_age:
                     path.unlink()
-                    log.info("removed stale temporary file spool/tmp/%s", path.name)
-            except FileNotFoundError:
+                    log.info("removed stale temporary file %s", path.relative_to(self.home))
+            except (FileNotFoundError, IsADirectoryError, PermissionError):
                 continue
 
     def active_ids(self) -> list[str]:
@@ -226,7 +369,7 @@ class Spool:
 
     def _set_aside(self, path: Path, reason: str) -> None:
         try:
-            os.rename(path, self.dir("corrupt") / f"{path.name}.{int(time.time())}")
+            os.rename(path, self.dir("corrupt") / f"{path.name}.{time.time_ns()}")
         except FileNotFoundError:
             return
         log.error("request %r cannot be read (%s): moved to spool/corrupt/", path.name, reason)

@@ -8,6 +8,7 @@ why. The original is never deleted.
 """
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import stat
@@ -17,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ttvd.errors import InputError
+from ttvd import faults
+from ttvd.errors import InputError, NoSpaceError
 from ttvd.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -114,16 +116,23 @@ class WatchFolder:
     def _take(self, name: str) -> str | None:
         path = self.folder / name
         try:
-            data = path.read_bytes()
+            data = _read_regular(path)
         except FileNotFoundError:
             return None
+        except OSError as exc:  # swapped for a symlink, a FIFO or a directory since it was looked at
+            log.warning("watch folder: skipping %r: %s", _display(name), exc.strerror or exc)
+            return None
         try:
-            text = self.validate(data)
-        except InputError as exc:
-            state = self.spool.reject(f"{_display(name)}: {exc}", "watch", origin=_display(name))
-            self._move(path, "failed", state.job_id)
-            return state.job_id
-        state = self.spool.submit(text, "watch", origin=_display(name))
+            try:
+                text = self.validate(data)
+            except InputError as exc:
+                state = self.spool.reject(f"{_display(name)}: {exc}", "watch", origin=_display(name))
+                self._move(path, "failed", state.job_id)
+                return state.job_id
+            state = self.spool.submit(text, "watch", origin=_display(name))
+        except NoSpaceError as exc:
+            log.warning("watch folder: %r stays until there is space: %s", _display(name), exc)
+            return None
         self._move(path, "processed", state.job_id)
         return state.job_id
 
@@ -135,6 +144,15 @@ class WatchFolder:
             log.warning("job %s: watched file %r vanished before it could be kept", job_id, path.name)
             return
         log.info("job %s: watched file %r kept as watch/%s/%s", job_id, _display(path.name), sub, target.name)
+
+
+def _read_regular(path: Path, limit: int = 64 * 1024 * 1024) -> bytes:
+    """The bytes of ``path`` if it is a regular file (no symlink followed, no FIFO waited on)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        return handle.read(limit)
 
 
 def _display(name: str) -> str:
@@ -150,7 +168,9 @@ def start_observer(watch: WatchFolder, spool: Spool, wake: threading.Event):
 
     class Handler(FileSystemEventHandler):
         def on_any_event(self, event) -> None:
-            if event.is_directory:
+            if faults.active("watch:die"):
+                raise RuntimeError("injected fault: the file watcher dies")
+            if event.is_directory or faults.active("watch:deaf"):
                 return
             kind = event.event_type
             path = os.fsdecode(event.dest_path if kind == "moved" else event.src_path)
