@@ -59,6 +59,15 @@ def _backend(stage: str, value: str) -> str:
 ASPECTS = {"9:16": (9, 16), "16:9": (16, 9), "1:1": (1, 1)}
 
 
+def _render_option(name: str) -> Callable[[str], Any]:
+    """The parser of a setting that is also a job's render option (one rule for both)."""
+    def parse(value: str) -> Any:
+        from ttvd.render.options import check
+
+        return check(name, value)
+    return parse
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -79,8 +88,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TTVD_ASPECT", "9:16", "Output aspect ratio: 9:16, 16:9 or 1:1.", _aspect),
     Setting("TTVD_HEIGHT", "1920", "Output height in pixels (even); the width follows from the aspect.", _even_height),
     Setting("TTVD_FPS", "30", "Output frames per second.", _positive_int),
-    Setting("TTVD_PRESET", "veryfast", "x264 preset of the encoder."),
+    Setting("TTVD_PRESET", "veryfast", "x264 preset of the encoder (ultrafast ... veryslow); a hardware encoder gets the nearest preset of its own.", _render_option("preset")),
     Setting("TTVD_CRF", "23", "x264 constant rate factor (0-51, lower is better quality).", _crf),
+    Setting("TTVD_ENGINE", "ffmpeg", "Render engine: ffmpeg (one pass, fast) or moviepy (the familiar composition, slower).", _render_option("engine")),
+    Setting("TTVD_ENCODER", "libx264", "Video encoder: libx264, or a hardware one (h264_nvenc, h264_qsv, h264_amf, ...) that is probed first and falls back to libx264 when unusable.", _render_option("encoder")),
     Setting("TTVD_FONT", "", "Caption font file (TTF/OTF); default: DejaVu Sans Bold if installed."),
     Setting("TTVD_POLL_SECONDS", "1.0", "How often an idle daemon looks for new jobs.", _positive_float),
     Setting("TTVD_RESCAN_SECONDS", "5.0", "How often the daemon rescans the watch folder for missed files.", _positive_float),
