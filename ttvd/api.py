@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import stat
+import threading
 from typing import Any
 
 import bottle
@@ -80,9 +81,21 @@ def create_app(settings: Settings, spool: Spool) -> bottle.Bottle:
     def status(job_id: str):
         return _json(200, _state_or_404(spool, job_id).status_view())
 
+    listing = JobsListing(spool)
+
     @route("/api/v1/jobs")
     def jobs():
-        return _json(200, {"jobs": {s.job_id: s.jobs_view() for s in spool.states()}})
+        query = bottle.request.query
+        status = query.get("status")
+        if status is not None and status not in {s.value for s in JobStatus}:
+            raise ApiError(400, f"status must be one of: {', '.join(s.value for s in JobStatus)}")
+        limit = query.get("limit")
+        if limit is not None:
+            if not (limit.isascii() and limit.isdigit() and 0 < int(limit) <= 10**9):
+                raise ApiError(400, "limit must be a positive integer")
+            limit = int(limit)
+        return bottle.HTTPResponse(listing.body(status, limit), status=200,
+                                   headers={"Content-Type": "application/json"})
 
     @route("/api/v1/download/<job_id:path>")
     def download(job_id: str):
@@ -97,10 +110,61 @@ def create_app(settings: Settings, spool: Spool) -> bottle.Bottle:
 
 
 def _state_or_404(spool: Spool, job_id: str):
-    state = spool.read_state(job_id) if is_valid_id(job_id) else None
+    try:
+        state = spool.read_state(job_id) if is_valid_id(job_id) else None
+    except (ValueError, TypeError):
+        log.error("job %s: its state file cannot be read", job_id)
+        raise ApiError(500, "Job state cannot be read") from None
     if state is None:
         raise ApiError(404, NOT_FOUND)
     return state
+
+
+class JobsListing:
+    """The body of ``GET /jobs``, rereading only the states that changed since the last request.
+
+    Each job's JSON is cached under its state file's identity (inode, mtime, size). States are
+    replaced whole, never edited in place, so a new version always has a new identity; the file is
+    statted before it is read, so a cached entry is never newer than its key claims.
+    """
+
+    def __init__(self, spool: Spool) -> None:
+        self.spool = spool
+        self._cache: dict[str, tuple[tuple[int, int, int], int, str, str]] = {}
+        self._lock = threading.Lock()
+
+    def body(self, status: str | None = None, limit: int | None = None) -> bytes:
+        """``{"jobs": {id: view}}`` oldest first, optionally only ``status``, at most ``limit`` jobs."""
+        with self._lock:
+            entries = []
+            seen = set()
+            for job_id, info in self.spool.state_files():
+                seen.add(job_id)
+                entry = self._entry(job_id, (info.st_ino, info.st_mtime_ns, info.st_size))
+                if entry is not None:
+                    entries.append(entry)
+            for job_id in self._cache.keys() - seen:
+                del self._cache[job_id]
+        entries.sort(key=lambda e: (e[1], e[0]))
+        fragments = [e[3] for e in entries if status is None or e[2] == status]
+        if limit is not None:
+            fragments = fragments[:limit]
+        return ('{"jobs": {' + ", ".join(fragments) + "}}").encode("utf-8")
+
+    def _entry(self, job_id: str, key: tuple[int, int, int]):
+        cached = self._cache.get(job_id)
+        if cached is not None and cached[0] == key:
+            return (job_id, *cached[1:])
+        try:
+            state = self.spool.read_state(job_id)
+        except (ValueError, TypeError) as exc:
+            log.error("job %s: its state file cannot be read: %s", job_id, exc)
+            return None
+        if state is None:
+            return None
+        fragment = f"{json.dumps(job_id)}: {json.dumps(state.jobs_view(), ensure_ascii=False)}"
+        self._cache[job_id] = (key, state.created_at, state.status.value, fragment)
+        return job_id, state.created_at, state.status.value, fragment
 
 
 def _read_json(limit: int) -> dict[str, Any]:
@@ -173,9 +237,12 @@ def serve(settings: Settings, spool: Spool, host: str, port: int) -> None:
     import waitress
 
     spool.ensure()
+    # waitress enforces the body limit from Content-Length (or while reading a chunked body) before
+    # the body is read; its own refusals are answered with our JSON error body.
     server = waitress.create_server(create_app(settings, spool), host=host, port=port, threads=settings.threads,
-                                    max_request_body_size=settings.max_body_bytes + 65536, ident="ttvd",
+                                    max_request_body_size=settings.max_body_bytes, ident="ttvd",
                                     clear_untrusted_proxy_headers=True)
+    server.channel_class = _json_error_channel()
     signal.signal(signal.SIGTERM, _exit_cleanly)
     log.info("serving the API on http://%s:%d/api/v1 (home %s)", host, port, spool.home)
     notifier = Notifier.from_environ()  # the socket is bound: tell systemd (Type=notify) we are ready
@@ -187,6 +254,28 @@ def serve(settings: Settings, spool: Spool, host: str, port: int) -> None:
         log.info("API stopped")
     finally:
         server.close()
+
+
+def _json_error_channel():
+    """A waitress channel whose error responses (413, 400, 431...) carry ``{"error": "..."}``."""
+    from waitress.channel import HTTPChannel
+    from waitress.task import ErrorTask
+
+    class JsonErrorTask(ErrorTask):
+        def execute(self) -> None:
+            error = self.request.error
+            message = ("Request body too large" if error.code == 413 else error.reason) + f": {error.body}"
+            body = json.dumps({"error": message}).encode("utf-8")
+            self.status = f"{error.code} {error.reason}"
+            self.response_headers.append(("Content-Type", "application/json"))
+            self.set_close_on_finish()
+            self.content_length = len(body)
+            self.write(body)
+
+    class JsonErrorChannel(HTTPChannel):
+        error_task_class = JsonErrorTask
+
+    return JsonErrorChannel
 
 
 def _exit_cleanly(signum, frame) -> None:

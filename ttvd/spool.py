@@ -404,6 +404,18 @@ class Spool:
         except FileNotFoundError:
             return None
 
+    def state_files(self) -> Iterator[tuple[str, os.stat_result]]:
+        """(job id, file status) of every state file, without reading any of them."""
+        with os.scandir(self.dir("state")) as entries:
+            for entry in entries:
+                job_id = entry.name[:-5]
+                if not entry.name.endswith(".json") or not is_valid_id(job_id):
+                    continue
+                try:
+                    yield job_id, entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+
     def states(self) -> Iterator[JobState]:
         """Every readable state, oldest first; unreadable ones are logged and skipped."""
         found = []
