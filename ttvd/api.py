@@ -15,8 +15,9 @@ from typing import Any
 
 import bottle
 
+from ttvd.backends import validate_options
 from ttvd.config import Settings
-from ttvd.errors import InputError, NoSpaceError
+from ttvd.errors import ConfigError, InputError, NoSpaceError
 from ttvd.job import JobStatus, is_valid_id
 from ttvd.notify import Notifier
 from ttvd.spool import Spool
@@ -66,9 +67,10 @@ def create_app(settings: Settings, spool: Spool) -> bottle.Bottle:
             raise ApiError(400, NO_TEXT)
         if not isinstance(text, str):
             raise ApiError(400, "Field 'text' must be a string")
-        options = body.get("options", {})
-        if not isinstance(options, dict):
-            raise ApiError(400, "Field 'options' must be an object")
+        try:
+            options = validate_options(body.get("options", {}))
+        except ConfigError as exc:
+            raise ApiError(400, str(exc)) from None
         try:
             text = clean_text(text, settings.max_text_chars)
         except InputError as exc:
