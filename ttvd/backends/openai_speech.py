@@ -68,17 +68,23 @@ def split_text(text: str, limit: int) -> list[list[str]]:
 
 
 def _fit(tokens: list[str], limit: int) -> list[list[str]]:
-    """A sentence too long for one request, cut after clauses, else between words."""
+    """A sentence too long for one request, cut after clauses, and a clause too long between words."""
     if _length(tokens) <= limit:
         return [tokens]
-    parts: list[list[str]] = [[]]
+    clauses: list[list[str]] = [[]]
     for token in tokens:
-        if parts[-1] and _length(parts[-1] + [token]) > limit:
-            parts.append([])
-        parts[-1].append(token)
-        if _CLAUSE_END.search(token) and _length(parts[-1]) > limit // 2:
-            parts.append([])
-    return [p for p in parts if p]
+        clauses[-1].append(token)
+        if _CLAUSE_END.search(token):
+            clauses.append([])
+    parts: list[list[str]] = []
+    for clause in (c for c in clauses if c):
+        for token in clause if _length(clause) > limit else [None]:
+            piece = [token] if token is not None else clause
+            if parts and _length(parts[-1] + piece) <= limit:
+                parts[-1] += piece
+            else:
+                parts.append(list(piece))
+    return parts
 
 
 def _length(tokens: list[str]) -> int:
