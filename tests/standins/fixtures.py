@@ -69,7 +69,7 @@ class Recorder:
 
 
 def make_job(home: Path, text: str, env: dict[str, str], options: dict | None = None) -> pipeline.Job:
-    settings = config.load({}, TTVD_HOME=str(home), **TINY, **env)
+    settings = config.load({}, TTVD_HOME=str(home), **{**TINY, **env})
     job_id = new_id()
     work = home / "work" / job_id
     (home / "output").mkdir(parents=True, exist_ok=True)
