@@ -80,6 +80,11 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("-o", "--output", required=True, metavar="OUT.mp4", help="where to write the video")
     render.set_defaults(func=_render)
 
+    doctor = commands.add_parser("doctor", help="show which backend each stage uses and why, and check each works",
+                                 description="For each stage: the backend it will use, why, and whether it answers "
+                                             "(one request to each online service). Exits 1 if a check fails.")
+    doctor.set_defaults(func=_doctor)
+
     install = commands.add_parser(
         "install-systemd", help="install the systemd units and the settings file (as root)",
         description="Copy ttvd-daemon.service, ttvd-api.service and ttvd.target into place, running this "
@@ -264,6 +269,16 @@ class _PrintReporter:
 
     def log(self, line: str) -> None:
         log.debug(line)
+
+
+def _doctor(args, settings) -> int:
+    from ttvd.backends.doctor import run_checks
+
+    checks = run_checks(settings)
+    for check in checks:
+        print(f"{check.stage:<9} {check.backend:<9} {'ok' if check.ok else 'FAILED':<7} "
+              f"{check.reason}; {check.detail}")
+    return 0 if all(check.ok for check in checks) else 1
 
 
 def _render(args, settings) -> int:

@@ -73,7 +73,7 @@ class RetryPolicy:
             except Retryable as exc:
                 if attempt == self.retries:
                     raise ServiceUnavailable(
-                        service, f"{service} {what} failed after {attempt + 1} attempts: {exc}", exc.status) from None
+                        service, f"{service} {what} failed after {attempt + 1} attempt{'s' if attempt else ''}: {exc}", exc.status) from None
                 delay = self.wait(attempt, exc.retry_after)
                 log.warning("%s %s: %s; retry %d of %d in %.2f s", service, what, exc, attempt + 1,
                             self.retries, delay)

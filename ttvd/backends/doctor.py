@@ -1,0 +1,83 @@
+"""``ttvd doctor``: which backend each stage will use and why, and whether each answers."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from ttvd import backends
+from ttvd.errors import TtvdError
+
+
+@dataclass
+class Check:
+    stage: str
+    backend: str
+    reason: str
+    ok: bool
+    detail: str
+
+
+def run_checks(settings) -> list[Check]:
+    """One check per stage, in pipeline order, each trying its backend once (no retries)."""
+    settings = settings.replace(http_retries=0)
+    checks = []
+    for stage, choice in backends.choices(settings).items():
+        probe = PROBES[(stage, choice.name)]
+        try:
+            detail, ok = probe(settings), True
+        except TtvdError as exc:
+            detail, ok = str(exc), False
+        except Exception as exc:  # a check must report, not crash: this is a diagnostic tool
+            detail, ok = f"{type(exc).__name__}: {exc}", False
+        checks.append(Check(stage, choice.name, choice.reason, ok, detail))
+    return checks
+
+
+def _espeak(settings) -> str:
+    from ttvd.pipeline import espeak
+
+    synthesis = espeak.synthesize("ok", settings.voice, settings.speech_rate)
+    if not synthesis.samples:
+        raise TtvdError(f"eSpeak NG made no audio with voice {settings.voice!r}")
+    return f"eSpeak NG speaks with voice {settings.voice}"
+
+
+def _openai(settings) -> str:
+    from ttvd.backends import openai_client
+
+    client = openai_client.client(settings)
+    openai_client.request(settings, "model list", lambda: client.models.list())
+    return f"{openai_client.base_url(settings)} accepts the key"
+
+
+def _speech_times(settings) -> str:
+    return "word times come from the speech engine"
+
+
+def _keywords(settings) -> str:
+    return "keywords are picked from the text"
+
+
+def _local(settings) -> str:
+    from ttvd.backends.media_folder import MediaFolder
+
+    folder = MediaFolder(settings)
+    if not settings.media_dir:
+        return "no TTVD_MEDIA_DIR: generated backgrounds"
+    return f"{len(folder.items)} usable files in {settings.media_dir}, then generated backgrounds"
+
+
+def _pexels(settings) -> str:
+    from ttvd.backends.pexels import PexelsSource
+
+    source = PexelsSource(settings)
+    found = source.search("nature", source.orientation)
+    return f"{source.base} accepts the key ({len(found)} results for a test search)"
+
+
+PROBES: dict[tuple[str, str], Callable] = {
+    ("speech", "espeak"): _espeak, ("speech", "openai"): _openai,
+    ("captions", "speech"): _speech_times, ("captions", "openai"): _openai,
+    ("queries", "keywords"): _keywords, ("queries", "openai"): _openai,
+    ("footage", "local"): _local, ("footage", "pexels"): _pexels,
+}
