@@ -131,3 +131,18 @@ def test_cli_refuses_bad_input_clearly(home, tmp_path):
                              text=True)
         assert run.returncode in (1, 2) and run.stderr.startswith("ttvd: "), (args, run.stderr)
         assert "Traceback" not in run.stderr
+
+
+def test_files_present_at_start_and_moved_in_become_jobs(start, home, tmp_path):
+    spool = Spool(home).ensure()
+    (home / "watch" / "before.txt").write_text("This file was waiting before the daemon started.")
+    daemon = start(["daemon"], home)
+    outside = tmp_path / "moved.txt"
+    outside.write_text("This file was moved in while the daemon ran.")
+    wait_for(lambda: list(spool.states()), 30, daemon)
+    outside.rename(home / "watch" / "moved.txt")
+    done = wait_for(lambda: [s for s in spool.states() if s.status.value == "completed"][1:] and
+                    list(spool.states()), 120, daemon)
+    assert sorted(s.origin for s in done) == ["before.txt", "moved.txt"]
+    assert all(s.status.value == "completed" for s in done)
+    assert sorted(p.read_text()[:9] for p in (home / "watch" / "processed").iterdir()) == ["This file", "This file"]

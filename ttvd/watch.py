@@ -176,7 +176,7 @@ def start_observer(watch: WatchFolder, spool: Spool, wake: threading.Event):
             path = os.fsdecode(event.dest_path if kind == "moved" else event.src_path)
             name = os.path.basename(path)
             if os.path.dirname(path) == str(watch.folder) and name.endswith(".txt"):
-                if kind in ("created", "modified"):
+                if kind == "modified":  # a write; "created" alone may be a file moved in
                     watch.note_event(name, writing=True)
                 elif kind == "closed":
                     watch.note_event(name, writing=False)
