@@ -30,6 +30,16 @@ MAX_WATCHER_RESTARTS = 3  # a file watcher that dies more often than this ends t
 LOW_SPACE_BYTES = 1024 * 1024  # a job that fails with less free space than this waits for space instead
 
 
+def _caused_by(exc: BaseException | None, kind: type[BaseException]) -> bool:
+    for _ in range(10):
+        if exc is None:
+            return False
+        if isinstance(exc, kind):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 class StateReporter:
     """Turns pipeline events into state-file rewrites and log lines, one per step."""
 
@@ -153,7 +163,7 @@ class Daemon:
         try:
             self.runner(job)
         except Exception as exc:  # the top of the job loop: one bad job must not stop the daemon
-            self._after_error(claim, state, reporter, exc)
+            self._after_error(claim, state, reporter, exc, cancel.is_set())
             return
         finally:
             heartbeat.set()
@@ -169,11 +179,12 @@ class Daemon:
             claim.finish(ok=True)
             self.jobs_run += 1
 
-    def _after_error(self, claim: Claim, state: JobState, reporter: StateReporter, exc: Exception) -> None:
+    def _after_error(self, claim: Claim, state: JobState, reporter: StateReporter, exc: Exception,
+                     cancelled: bool) -> None:
         """File a job that raised: dropped if its claim was lost, requeued if stopped or out of space."""
         if claim.lost.is_set():
             claim.abandon()
-        elif isinstance(exc, Cancelled):
+        elif cancelled or _caused_by(exc, Cancelled):  # a stage may wrap the Cancelled it raised
             self._release(claim, state, reporter, str(exc))
         elif self._out_of_space(exc):
             self._wait_for_space(claim, state, reporter)
