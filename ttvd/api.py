@@ -252,9 +252,9 @@ def serve(settings: Settings, spool: Spool, host: str, port: int) -> None:
     try:
         server.run()
     except SystemExit:
-        notifier.send("STOPPING=1")
         log.info("API stopped")
     finally:
+        notifier.send("STOPPING=1")  # waitress returns from run() on SIGTERM rather than raising
         server.close()
 
 

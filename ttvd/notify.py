@@ -54,7 +54,9 @@ class Notifier:
             try:
                 if self._sock is None:
                     self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
-                self._sock.sendto(message, self.address)
+                # Never block: a manager that is not reading must not stall the daemon. A dropped
+                # STATUS is replaced by the next; a dropped WATCHDOG=1 is sent again next period.
+                self._sock.sendto(message, socket.MSG_DONTWAIT, self.address)
                 return True
             except OSError as exc:
                 log.debug("sd_notify to %r failed: %s", self.address, exc)

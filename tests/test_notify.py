@@ -1,0 +1,233 @@
+"""sd_notify, the health monitor and heartbeat files; and a real ``ttvd daemon`` talking to a socket we own."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import pytest
+
+from conftest import wait_for
+from ttvd import heartbeat
+from ttvd.heartbeat import Heartbeat
+from ttvd.notify import Monitor, Notifier, watchdog_seconds
+
+
+class NotifySocket:
+    """The service manager's end: a datagram socket whose messages a thread collects, as systemd does."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind("\0" + address[1:] if address.startswith("@") else address)
+        self.sock.settimeout(0.05)
+        self.messages: list[str] = []
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._collect, daemon=True)
+        self._thread.start()
+
+    def _collect(self) -> None:
+        while not self._closed.is_set():
+            try:
+                self.messages.append(self.sock.recv(4096).decode())
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+
+    def drain(self) -> list[str]:
+        deadline = time.monotonic() + 0.2  # what is already sent is in the socket: let the thread take it
+        while time.monotonic() < deadline and self.sock.fileno() >= 0:
+            count = len(self.messages)
+            time.sleep(0.06)
+            if len(self.messages) == count:
+                break
+        return list(self.messages)
+
+    def lines(self) -> list[str]:
+        return [line for message in self.drain() for line in message.split("\n")]
+
+    def close(self) -> None:
+        self._closed.set()
+        self._thread.join(1)
+        self.sock.close()
+
+
+@pytest.fixture
+def notify_socket(tmp_path):
+    sock = NotifySocket(str(tmp_path / "notify.sock"))
+    yield sock
+    sock.close()
+
+
+# -- the protocol -----------------------------------------------------------------------------------
+
+def test_notifier_sends_one_datagram_to_a_path_socket(notify_socket):
+    notifier = Notifier.from_environ({"NOTIFY_SOCKET": notify_socket.address})
+    assert notifier.send("READY=1", "STATUS=Waiting for jobs")
+    assert notify_socket.drain() == ["READY=1\nSTATUS=Waiting for jobs"]
+
+
+def test_notifier_reaches_an_abstract_socket():
+    sock = NotifySocket(f"@ttvd-test-{uuid.uuid4().hex}")
+    try:
+        assert Notifier(sock.address).send("WATCHDOG=1")
+        assert sock.drain() == ["WATCHDOG=1"]
+    finally:
+        sock.close()
+
+
+def test_notifier_without_socket_does_nothing():
+    notifier = Notifier.from_environ({})
+    assert not notifier.enabled
+    assert notifier.send("READY=1") is False
+
+
+def test_notifier_survives_a_missing_socket(tmp_path):
+    assert Notifier(str(tmp_path / "gone.sock")).send("READY=1") is False
+
+
+@pytest.mark.parametrize("env, expected", [
+    ({"WATCHDOG_USEC": "30000000"}, 30.0),
+    ({"WATCHDOG_USEC": "500000", "WATCHDOG_PID": str(os.getpid())}, 0.5),
+    ({"WATCHDOG_USEC": "500000", "WATCHDOG_PID": "1"}, None),  # meant for another process
+    ({"WATCHDOG_USEC": "0"}, None),
+    ({"WATCHDOG_USEC": "soon"}, None),
+    ({}, None),
+])
+def test_watchdog_seconds(env, expected):
+    assert watchdog_seconds(env) == expected
+
+
+# -- the monitor ------------------------------------------------------------------------------------
+
+class Recorder(Notifier):
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.sent: list[str] = []
+
+    def send(self, *lines: str) -> bool:
+        self.sent.extend(lines)
+        return True
+
+
+def test_monitor_is_ready_once_after_the_first_scan_and_reports_jobs(home):
+    notifier = Recorder()
+    monitor = Monitor(Heartbeat(home), 60, notifier)
+    monitor.tick(0)
+    assert "READY=1" not in notifier.sent
+    monitor.scanned()
+    monitor.scanned()
+    assert notifier.sent.count("READY=1") == 1
+    monitor.job_step("ab" * 16, 60, "Generating video search queries...")
+    assert notifier.sent[-1] == f"STATUS=Running job {'ab' * 16}: 60% Generating video search queries..."
+    monitor.stopping()
+    monitor.stopping()
+    assert notifier.sent.count("STOPPING=1") == 1
+    assert notifier.sent[-1] == f"STATUS=Stopping: finishing job {'ab' * 16}"
+
+
+def test_monitor_is_unhealthy_when_stalled_or_the_watcher_died(home):
+    monitor = Monitor(Heartbeat(home), 10, Recorder())
+    assert monitor.healthy()
+    monitor.last_progress = time.monotonic() - 11
+    assert not monitor.healthy()
+    monitor.tick()
+    assert monitor.healthy()
+    monitor.watcher_alive = lambda: False
+    assert not monitor.healthy()
+
+
+def test_watchdog_pings_only_while_healthy(home):
+    notifier = Recorder()
+    monitor = Monitor(Heartbeat(home), 10, notifier, watchdog=0.04)
+    monitor.start()
+    wait_for(lambda: notifier.sent.count("WATCHDOG=1") >= 2, 5)
+    assert monitor.heartbeat.path.exists()
+    monitor.watcher_alive = lambda: False
+    time.sleep(0.1)  # let a ping already under way land
+    pings = notifier.sent.count("WATCHDOG=1")
+    time.sleep(0.2)  # five ping periods
+    assert notifier.sent.count("WATCHDOG=1") == pings
+    monitor.stop()
+    assert not monitor.heartbeat.path.exists()
+    assert "STOPPING=1" in notifier.sent
+
+
+# -- heartbeat files --------------------------------------------------------------------------------
+
+def test_heartbeats_are_read_with_their_age_and_judged(home):
+    job = "cd" * 16
+    Heartbeat(home).write("Running job", job, 3)
+    dead = _dead_pid()
+    Heartbeat(home, host=socket.gethostname(), pid=dead).write("Waiting for jobs", None, 0)
+    Heartbeat(home, host="elsewhere", pid=77).write("Waiting for jobs", None, 1)
+    beats = {(b["host"], b["pid"]): b for b in heartbeat.read_all(home, now=time.time() + 5)}
+    mine = beats[(socket.gethostname(), os.getpid())]
+    assert mine["state"] == "ok" and mine["job_id"] == job and mine["jobs_run"] == 3
+    assert 4 <= mine["seconds_since_heartbeat"] <= 7
+    assert beats[(socket.gethostname(), dead)]["state"] == "gone"
+    assert beats[("elsewhere", 77)]["state"] == "ok"
+    assert heartbeat.read_all(home, now=time.time() + 600)[0]["state"] in ("stale", "gone")
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+# -- a real daemon ----------------------------------------------------------------------------------
+
+def test_daemon_process_notifies_ready_watchdog_status_and_stopping(start, home, notify_socket, tmp_path):
+    daemon = start(["daemon"], home, NOTIFY_SOCKET=notify_socket.address, WATCHDOG_USEC="400000")
+    wait_for(lambda: "READY=1" in notify_socket.lines(), 30, daemon)
+    lines = notify_socket.lines()
+    assert lines.index("READY=1") < len(lines) and any(line.startswith("STATUS=Waiting for jobs") for line in lines)
+    wait_for(lambda: notify_socket.lines().count("WATCHDOG=1") >= 3, 10, daemon)  # every 0.2 s
+
+    beat = wait_for(lambda: _daemons(home), 10, daemon)[0]
+    assert beat["pid"] == daemon.popen.pid and beat["state"] == "ok"
+
+    story = tmp_path / "story.txt"
+    story.write_text("The lighthouse keeper counted the ships. Then the fog came in.")
+    job_id = subprocess.run([sys.executable, "-m", "ttvd", "--home", str(home), "submit", str(story)],
+                            capture_output=True, text=True, check=True, env=_env(home)).stdout.strip()
+    wait_for(lambda: f"STATUS=Waiting for jobs; 1 job(s) run since start" in notify_socket.lines(), 60, daemon)
+    assert any(line.startswith(f"STATUS=Running job {job_id}: ") for line in notify_socket.lines())
+
+    daemon.popen.send_signal(signal.SIGTERM)
+    assert daemon.popen.wait(20) == 0
+    lines = notify_socket.lines()
+    assert "STOPPING=1" in lines
+    assert lines.index("STOPPING=1") > lines.index("READY=1")
+    assert not _daemons(home), "a cleanly stopped daemon removes its heartbeat file"
+
+
+def test_status_summary_shows_queue_running_jobs_and_daemons(start, home, spool):
+    daemon = start(["daemon"], home)
+    wait_for(lambda: _daemons(home), 30, daemon)
+    spool.submit("A short text that waits in the queue.", "cli")
+    out = subprocess.run([sys.executable, "-m", "ttvd", "status"], capture_output=True, text=True,
+                         check=True, env=_env(home)).stdout
+    summary = json.loads(out)
+    assert set(summary) >= {"queued", "active", "running", "jobs", "daemons"}
+    assert summary["daemons"][0]["pid"] == daemon.popen.pid
+    assert summary["daemons"][0]["seconds_since_heartbeat"] < 30
+    assert daemon.stop() == 0
+
+
+def _daemons(home):
+    return heartbeat.read_all(home)
+
+
+def _env(home):
+    from conftest import process_env
+
+    return process_env(home)
