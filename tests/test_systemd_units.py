@@ -227,3 +227,24 @@ def test_write_execute_memory_is_really_refused_under_the_switch():
     if result.returncode == 77:
         pytest.skip("this kernel has no PR_SET_MDWE (Linux 6.3+)")
     assert "PermissionError" in result.stderr
+
+
+# -- logging under the journal ----------------------------------------------------------------------
+
+def test_log_lines_under_the_journal_carry_a_priority_and_no_timestamp(home, tmp_path):
+    """With $JOURNAL_STREAM naming our stderr, each line is ``<6>INFO logger: message`` for journald."""
+    story = tmp_path / "story.txt"
+    story.write_text("One line for the journal.")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TTVD_", "OPENAI_", "PEXELS_"))}
+    for journal in (True, False):
+        err = tmp_path / f"stderr-{journal}.log"
+        with open(err, "wb") as handle:
+            st = os.fstat(handle.fileno())
+            env["JOURNAL_STREAM"] = f"{st.st_dev}:{st.st_ino}" if journal else "1:1"
+            subprocess.run([sys.executable, "-m", "ttvd", "--home", str(home), "submit", str(story)],
+                           env=env, stdout=subprocess.DEVNULL, stderr=handle, check=True, timeout=60)
+        line = err.read_text().splitlines()[0]
+        if journal:
+            assert re.fullmatch(r"<6>INFO ttvd\.spool: job \S+ queued \(source cli\)", line), line
+        else:
+            assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ INFO ttvd\.spool: job ", line), line

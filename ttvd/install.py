@@ -7,6 +7,7 @@ file is created from the example only when missing: it holds the operator's sett
 from __future__ import annotations
 
 import os
+import pwd
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,11 @@ class Plan:
         if str(self.exe).startswith(("/home/", "/root/", "/run/user/")):
             found.append(f"{self.exe} is under a home directory, which ProtectHome=yes hides from the "
                          "service: install ttvd under /opt (see the README)")
+        try:
+            pwd.getpwnam("ttvd")
+        except KeyError:
+            found.append("there is no user ttvd yet: useradd --system --user-group --home-dir /var/lib/ttvd "
+                         "--shell /usr/sbin/nologin ttvd")
         if str(self.exe).startswith("/tmp/"):
             found.append(f"{self.exe} is under /tmp, which PrivateTmp=yes hides from the service")
         return found
