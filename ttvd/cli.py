@@ -156,7 +156,6 @@ def _serve(args, settings) -> int:
 
 def _daemon(args, settings) -> int:
     from ttvd.daemon import Daemon
-
     from ttvd.notify import Monitor
 
     spool = _spool(settings)
