@@ -30,8 +30,12 @@ def test_a_queued_job_becomes_a_captioned_video(settings, spool):
     assert state.status is JobStatus.COMPLETED and state.progress == 100
     assert state.message == "Video generation completed"
     assert state.output_file == f"output/video_{job_id}.mp4" and state.attempts == 1
-    assert state.logs[1:5] == ["Starting audio generation...", "Audio generation completed",
-                               "Starting caption generation...", "Caption generation completed"]
+    expected = ["Starting audio generation...", "Audio generation completed", "Starting caption generation...",
+                "Caption generation completed", "Starting search query generation...",
+                "Search query generation completed", "Starting background video fetching...",
+                "Background video fetching completed", "Starting video rendering...", "Video rendering completed",
+                "Video generation completed"]
+    assert [line for line in state.logs if line in expected] == expected
     assert (spool.dir("done") / f"{job_id}.json").exists() and spool.active_ids() == []
 
     video = spool.home / state.output_file
