@@ -228,6 +228,9 @@ def _error_page(error: bottle.HTTPError) -> str:
     """Bottle's own errors (unknown route, wrong method, crash) as JSON instead of HTML."""
     messages = {404: "Not found", 405: "Method not allowed", 413: "Request body too large"}
     message = messages.get(error.status_code, "Internal server error")
+    if error.status_code == 404 and bottle.request.environ.get("PATH_INFO", "").startswith(
+            ("/api/v1/status/", "/api/v1/download/")):
+        message = NOT_FOUND  # an id that is not even text (bad UTF-8) is still just an unknown job
     if error.status_code >= 500:
         log.error("unhandled error: %s", error.exception or error.body)
     bottle.response.content_type = "application/json"
