@@ -92,3 +92,10 @@ def test_statuses_map_to_errors_a_user_can_act_on():
     assert isinstance(error, ServiceError) and "HTTP 404" in str(error)
     assert scrub("Incorrect API key provided: sk-abc123456789xyz", "") == "Incorrect API key provided: ***"
     assert "secret-value" not in scrub("key secret-value refused", "secret-value")
+
+
+def test_render_options_pass_through_the_same_check():
+    assert backends.validate_options({"speech": "openai", "height": "640", "engine": "ffmpeg"}) == {
+        "speech": "openai", "height": 640, "engine": "ffmpeg"}
+    with pytest.raises(ConfigError, match="height"):
+        backends.validate_options({"height": 321})

@@ -101,8 +101,7 @@ def test_no_keys_means_the_offline_path(start, home, spool):
     final = spool.read_state(state.job_id)
     assert final.status.value == "completed"
     logs = "\n".join(final.logs)
-    assert "Speech from espeak: OPENAI_API_KEY is not set" in logs
-    assert "Footage from local: PEXELS_API_KEY is not set" in logs
+    assert " from " not in logs  # no backend lines: the log reads as it always did offline
     clips = json.loads((home / "work" / state.job_id / "footage.json").read_text())
     assert all(c["kind"] == "generated" for c in clips)
     assert not (home / "cache").exists()

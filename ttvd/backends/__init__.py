@@ -50,6 +50,8 @@ class Choice:
     stage: str
     name: str
     reason: str
+    default: bool = False  # the offline default, chosen because nothing asked for another
+
 
     @property
     def online(self) -> bool:
@@ -64,23 +66,30 @@ def check_choice(stage: str, value: str, allow_auto: bool = False) -> str:
     return value
 
 
-def validate_options(options: Any) -> dict[str, str]:
-    """A job's ``options`` object, checked: ``{"speech": "openai", "footage": "local", ...}``.
+def validate_options(options: Any) -> dict[str, Any]:
+    """A job's ``options`` object, checked: backends per stage (``{"speech": "openai"}``) and render options.
 
     Raises ConfigError with a message fit for a 400 answer on an unknown option or value.
     """
+    from ttvd.render import options as render_options
+
     if not isinstance(options, dict):
         raise ConfigError("Field 'options' must be an object")
+    known = list(STAGES) + list(render_options.OPTION_NAMES)
+    checked = dict(options)
+    checked.update(render_options.validate(options))
     for name, value in options.items():
+        if name in render_options.OPTION_NAMES:
+            continue
         if name not in STAGES:
-            raise ConfigError(f"Unknown option {name!r}; known options: {', '.join(STAGES)}")
+            raise ConfigError(f"Unknown option {name!r}; known options: {', '.join(known)}")
         if not isinstance(value, str):
             raise ConfigError(f"Option {name!r} must be a string")
         try:
             check_choice(name, value, allow_auto=True)
         except ValueError as exc:
             raise ConfigError(f"Option {name!r} {exc}") from None
-    return dict(options)
+    return checked
 
 
 def choose(stage: str, settings, options: Mapping[str, Any] | None = None,
@@ -100,10 +109,10 @@ def choose(stage: str, settings, options: Mapping[str, Any] | None = None,
     if stage == "captions":
         if speech == STAGES["speech"].online:
             return Choice(stage, spec.online, "the narration comes from OpenAI, which reports no word times")
-        return Choice(stage, spec.offline, "the speech engine reports when each word is spoken")
+        return Choice(stage, spec.offline, "the speech engine reports when each word is spoken", default=True)
     if settings.get(spec.key):
         return Choice(stage, spec.online, f"{spec.key} is set")
-    return Choice(stage, spec.offline, f"{spec.key} is not set")
+    return Choice(stage, spec.offline, f"{spec.key} is not set", default=True)
 
 
 def choices(settings, options: Mapping[str, Any] | None = None) -> dict[str, Choice]:

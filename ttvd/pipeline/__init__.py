@@ -110,15 +110,21 @@ def _queries(job: Job, speech: Speech, captions: list[Caption]) -> list[Passage]
 
 def _footage(job: Job, passages: list[Passage]) -> list[Clip]:
     choice = backends.choose("footage", job.settings, job.options)
-    job.reporter.log(f"Footage from {choice.name}: {choice.reason}")
+    _log_choice(job, choice)
     names = [backends.STAGES["footage"].offline] + ([choice.name] if choice.online else [])
     sources = [backends.resolve("footage", name)(job.settings, job.job_id) for name in names]
     return plan_footage(passages, sources, job.job_id, job.reporter.log)
 
 
+def _log_choice(job: Job, choice: backends.Choice) -> None:
+    """Say which backend a stage uses and why, unless it is the offline default nobody asked to change."""
+    if not choice.default:
+        job.reporter.log(f"{choice.stage.capitalize()} from {choice.name}: {choice.reason}")
+
+
 def _with_fallback(job: Job, choice: backends.Choice, call: Callable[[str, Callable], T]) -> T:
     """Run ``choice``'s backend; if its service stays unavailable, the stage's offline one, with a log line."""
-    job.reporter.log(f"{choice.stage.capitalize()} from {choice.name}: {choice.reason}")
+    _log_choice(job, choice)
     try:
         return call(choice.name, backends.resolve(choice.stage, choice.name))
     except ServiceUnavailable as exc:
