@@ -1,0 +1,166 @@
+"""Load on loopback: GET /status and GET /jobs under a steady request rate while states are being
+rewritten. Bounded in count and time; asserts no errors and no torn JSON, and reports the figures
+(run with -s to see them). Not a timed assertion: the machine is shared."""
+import http.client
+import json
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+from conftest import Http, free_port, wait_for
+from ttvd.job import STAGES, JobState, JobStatus, new_id
+
+RATE, SECONDS, CLIENTS = 200, 10, 8
+STATUS_KEYS = {"status", "progress", "message", "created_at", "logs"}
+
+WRITER = """
+import sys, time
+from pathlib import Path
+from ttvd.job import JobState
+from ttvd.spool import Spool
+spool, ids = Spool(Path(sys.argv[1])), sys.argv[3:]
+deadline, count = time.monotonic() + float(sys.argv[2]), 0
+while time.monotonic() < deadline and count < 100000:
+    state = spool.read_state(ids[count % len(ids)])
+    state.progress = (state.progress + 1) % 100
+    state.log("rewritten %d" % count)
+    spool.write_state(state)
+    count += 1
+    time.sleep(0.005)
+print(count)
+"""
+
+
+def make_states(spool, count: int) -> list[str]:
+    """``count`` finished-looking jobs on disk, written directly (setup, not under test)."""
+    ids = []
+    for n in range(count):
+        state = JobState(new_id(), status=JobStatus.COMPLETED, progress=100, created_at=1_700_000_000 + n,
+                         message="Video generation completed", output_file="output/video_x.mp4")
+        for stage in STAGES:
+            state.log(stage.started)
+            state.log(stage.finished)
+        (spool.dir("state") / f"{state.job_id}.json").write_text(json.dumps(state.to_dict()))
+        ids.append(state.job_id)
+    return ids
+
+
+def serve(start, home) -> Http:
+    port = free_port()
+    proc = start(["serve", "--port", str(port)], home)
+    client = Http(f"http://127.0.0.1:{port}")
+    wait_for(lambda: _answers(client), 20, proc)
+    client.port, client.proc = port, proc
+    return client
+
+
+def _answers(client):
+    try:
+        return client.request("GET", "/api/v1/jobs", timeout=5)[0] == 200
+    except OSError:
+        return False
+
+
+def check(path: str, status: int, body: bytes, jobs_on_disk: int) -> str | None:
+    """None if the answer is whole and right; else what is wrong with it."""
+    if status != 200:
+        return f"{path}: HTTP {status}"
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return f"{path}: torn JSON"
+    if path.startswith("/api/v1/status/"):
+        return None if set(data) == STATUS_KEYS else f"{path}: keys {sorted(data)}"
+    jobs = data.get("jobs", {})
+    if len(jobs) < jobs_on_disk or any(not STATUS_KEYS <= set(v) for v in jobs.values()):
+        return f"{path}: incomplete listing ({len(jobs)} jobs)"
+    return None
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000
+
+
+def test_status_and_jobs_under_200_requests_a_second_while_states_are_rewritten(start, spool):
+    ids = make_states(spool, 1000)
+    api = serve(start, spool.home)
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(spool.home), str(SECONDS + 1), *ids[:50]],
+                              stdout=subprocess.PIPE, text=True)
+    total = RATE * SECONDS
+    latencies = {"status": [], "jobs": []}
+    problems: list[str] = []
+    lock = threading.Lock()
+    started = time.monotonic()
+
+    def client(first: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=10)
+        for n in range(first, total, CLIENTS):
+            delay = started + n / RATE - time.monotonic()  # request n is due at n/RATE seconds
+            if delay > 0:
+                time.sleep(delay)
+            kind = "jobs" if n % 5 == 0 else "status"  # one in five lists every job
+            path = "/api/v1/jobs" if kind == "jobs" else f"/api/v1/status/{ids[n % 100]}"
+            sent = time.monotonic()
+            try:
+                conn.request("GET", path)
+                response = conn.getresponse()
+                body = response.read()
+                problem = check(path, response.status, body, 1000)
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=10)
+                problem = f"{path}: {exc!r}"
+            with lock:
+                latencies[kind].append(time.monotonic() - sent)
+                if problem:
+                    problems.append(problem)
+        conn.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(SECONDS * 6)
+    elapsed = time.monotonic() - started
+    rewrites = int(writer.communicate(timeout=30)[0])
+
+    done = sum(len(v) for v in latencies.values())
+    print(f"\nload: {done} requests in {elapsed:.1f} s ({done / elapsed:.0f}/s) against 1,000 jobs, "
+          f"{rewrites} state rewrites meanwhile; errors {len(problems)}")
+    for kind, values in latencies.items():
+        print(f"  GET /{kind}: {len(values)} requests, p50 {percentile(values, 0.5):.1f} ms, "
+              f"p99 {percentile(values, 0.99):.1f} ms, max {max(values) * 1000:.1f} ms")
+    assert problems == [], problems[:5]
+    assert done == total and rewrites > 100
+    assert "Traceback" not in api.proc.output()
+
+
+def test_jobs_listing_with_10000_jobs(start, spool):
+    make_states(spool, 10000)
+    api = serve(start, spool.home)  # its first answer (cold: every state read) came in wait_for
+    cold = time.monotonic()
+    conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=60)
+    timings = []
+    for n in range(10):
+        if n == 5:  # change some states between requests: only those are read again
+            for state in list(spool.states())[:100]:
+                state.progress = 50
+                spool.write_state(state)
+        sent = time.monotonic()
+        conn.request("GET", "/api/v1/jobs")
+        response = conn.getresponse()
+        body = response.read()
+        timings.append(time.monotonic() - sent)
+        assert response.status == 200 and len(json.loads(body)["jobs"]) == 10000
+    sent = time.monotonic()
+    conn.request("GET", "/api/v1/jobs?status=completed&limit=20")
+    response = conn.getresponse()
+    assert len(json.loads(response.read())["jobs"]) == 20
+    filtered = time.monotonic() - sent
+    conn.close()
+    print(f"\nGET /jobs with 10,000 jobs ({len(body) / 1e6:.1f} MB): median {statistics.median(timings) * 1000:.0f} ms, "
+          f"max {max(timings) * 1000:.0f} ms over {len(timings)} requests (100 states rewritten midway); "
+          f"?status=completed&limit=20 {filtered * 1000:.0f} ms; all in {time.monotonic() - cold:.1f} s")
