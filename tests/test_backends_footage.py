@@ -191,3 +191,24 @@ def test_no_key_reaches_any_file(home, pexels_standin):
     _footage(job)
     assert not files_containing(home, PEXELS_KEY.encode())
     assert json.dumps([c.params for c in _footage(job, PASSAGES[:1])]).find(PEXELS_KEY) == -1
+
+
+def test_offline_job_renders_the_media_folder_stills_and_clips(home, tmp_path):
+    from conftest import frame_at
+
+    media = tmp_path / "media"
+    media.mkdir()
+    _make_image(media / "old-lighthouse.jpg")
+    _make_video(media / "boats.mp4", 8, colour="0x2040c0")
+    text = ("The old lighthouse stood on the rocks for a hundred years. "
+            "Down below, the boats rocked gently in the harbour at night.")
+    job = make_job(home, text, {"TTVD_MEDIA_DIR": str(media)})
+    pipeline.run(job)
+    clips = json.loads((job.work / "footage.json").read_text())
+    assert {c["kind"] for c in clips} >= {"image", "video"}
+    assert clips[0]["start"] == 0 and all(a["end"] == b["start"] for a, b in zip(clips, clips[1:]))
+    for clip in clips:
+        if clip["kind"] in ("image", "video"):
+            frame = frame_at(job.output, (clip["start"] + clip["end"]) / 2).astype(int)
+            expected = [255, 0, 0] if clip["kind"] == "image" else [32, 64, 192]
+            assert abs(frame[:40, 90] - expected).max(axis=1).mean() < 40
