@@ -6,7 +6,7 @@ from typing import Callable
 
 from ttvd.errors import ConfigError
 
-ENGINES = {"ffmpeg": "ttvd.render.ffmpeg"}
+ENGINES = {"ffmpeg": "ttvd.render.ffmpeg", "moviepy": "ttvd.render.moviepy"}
 
 
 def engine(name: str) -> Callable:

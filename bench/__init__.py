@@ -1,0 +1,1 @@
+"""Render benchmark (run by hand): ``python -m bench --help``."""
