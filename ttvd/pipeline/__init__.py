@@ -23,6 +23,7 @@ from ttvd.backends.service import ServiceUnavailable
 from ttvd.pipeline.captions import make_captions
 from ttvd.pipeline.footage import plan_footage
 from ttvd.pipeline.queries import make_passages
+from ttvd.render import options as render_options
 from ttvd.render.fonts import find_font
 from ttvd.timeline import Caption, Clip, Passage, Speech, Style, Timeline
 
@@ -96,7 +97,7 @@ def _speech(job: Job) -> Speech:
 def _captions(job: Job, speech: Speech) -> list[Caption]:
     choice = backends.choose("captions", job.settings, job.options, speech.engine)
     words = _with_fallback(job, choice, lambda name, backend: backend(speech, job.settings))
-    return make_captions(words, style_for(job.settings).max_line_chars, speech.duration)
+    return make_captions(words, style_for(job.settings, job.options).max_line_chars, speech.duration)
 
 
 def _queries(job: Job, speech: Speech, captions: list[Caption]) -> list[Passage]:
@@ -137,12 +138,14 @@ def _with_fallback(job: Job, choice: backends.Choice, call: Callable[[str, Calla
 
 
 def _render(job: Job, speech: Speech, captions: list[Caption], clips: list[Clip]) -> dict[str, Any]:
-    settings = job.settings
-    width, height = settings.size()
-    timeline = Timeline(speech.audio, speech.duration, width, height, settings.fps, clips, captions,
-                        style_for(settings),
-                        encoder={"preset": settings.preset, "crf": settings.crf})
+    chosen = render_options.effective(job.settings, job.options)
+    width, height = render_options.size(chosen["aspect"], chosen["height"])
+    timeline = Timeline(speech.audio, speech.duration, width, height, chosen["fps"], clips, captions,
+                        style_for(job.settings, job.options),
+                        encoder={"codec": chosen["encoder"], "preset": chosen["preset"], "crf": chosen["crf"]})
     _save(job.work / "timeline.json", timeline)
+    job.reporter.log(f"Rendering {width}x{height} at {chosen['fps']} fps with the {chosen['engine']} engine "
+                     f"({chosen['encoder']}, {chosen['preset']}, CRF {chosen['crf']})")
     partial = job.output.with_name(f".{job.output.name}.part")
     stage = STAGE_BY_NAME["render"]
     last = [stage.progress]
@@ -154,20 +157,28 @@ def _render(job: Job, speech: Speech, captions: list[Caption], clips: list[Clip]
             job.reporter.progress(percent)
 
     try:
-        render.engine("ffmpeg")(timeline, partial, job.work, on_progress, job.cancel)
+        render.engine(chosen["engine"])(timeline, partial, job.work, on_progress, job.cancel)
         os.replace(partial, job.output)
     except InterruptedError as exc:
         raise Cancelled("rendering was stopped") from exc
     except FfmpegError as exc:
         log.error("job %s: ffmpeg failed:\n%s", job.job_id, exc.stderr.strip()[-2000:])
         raise StageError("render", str(exc)) from exc
+    except OSError as exc:
+        if exc.errno is not None:  # a real OS error (a full disk): the daemon's to handle
+            raise
+        # moviepy reports its ffmpeg's failures as OSError without an errno
+        log.error("job %s: %s engine failed: %s", job.job_id, chosen["engine"], exc)
+        raise StageError("render", f"{chosen['engine']} engine failed: {exc}") from exc
     finally:
         partial.unlink(missing_ok=True)
     return {"output": str(job.output), "duration": speech.duration}
 
 
-def style_for(settings: Settings) -> Style:
-    width, height = settings.size()
+def style_for(settings: Settings, options: dict[str, Any] | None = None) -> Style:
+    """Caption style for the job's output size (its aspect and height options over the settings)."""
+    chosen = render_options.effective(settings, options)
+    width, height = render_options.size(chosen["aspect"], chosen["height"])
     font_file, font_name = find_font(settings.font)
     font_size = round(min(width, height) * 0.068)
     return Style(font_file, font_name, font_size, max_line_chars=max(8, int(width * 0.86 / (font_size * 0.62))),

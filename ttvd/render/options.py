@@ -77,3 +77,10 @@ def size(aspect: str, height: int) -> tuple[int, int]:
     """Output (width, height) in pixels, both even."""
     aw, ah = ASPECTS[aspect]
     return round(height * aw / ah / 2) * 2, height
+
+
+def effective(settings: Any, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Every render option for a job: its own ``options`` over the settings (``TTVD_ENGINE`` ...)."""
+    chosen = {name: getattr(settings, name) for name in OPTION_NAMES}
+    chosen.update(validate(options or {}))
+    return chosen
