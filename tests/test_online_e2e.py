@@ -31,7 +31,7 @@ def test_job_goes_through_every_online_backend(server, start, home, openai_stand
     status, body = server.json("POST", "/api/v1/generate", {"text": STORY})
     assert status == 202
     job_id = body["job_id"]
-    daemon = _run_daemon(start, home, online_env(openai_standin, pexels_standin))
+    daemon = _run_daemon(start, home, online_env(openai_standin, pexels_standin, TTVD_LOG_LEVEL="DEBUG"))
     status, state = server.json("GET", f"/api/v1/status/{job_id}")
     assert state["status"] == "completed", state
     logs = "\n".join(state["logs"])
@@ -69,7 +69,7 @@ def test_job_goes_through_every_online_backend(server, start, home, openai_stand
     assert sum(round(w["start"], 2) in heard for w in words) >= 0.8 * len(words)
     assert len(openai_standin.requests("chat")) == 1
 
-    for key in (OPENAI_KEY, PEXELS_KEY):  # keys appear in no file the job wrote, nor in any log
+    for key in (OPENAI_KEY, PEXELS_KEY):  # keys appear in no file the job wrote, nor in the debug log
         assert not files_containing(home, key.encode())
         assert key not in daemon.output() and key not in json.dumps(state)
     assert all(r["authorised"] for r in openai_standin.log()["requests"] + pexels_standin.requests("search"))
