@@ -42,7 +42,6 @@ def raw(port: int, data: bytes, timeout: float = 5.0) -> tuple[int, dict]:
     """Send ``data`` as is; return the status and JSON body of the answer."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         sock.sendall(data)
-        sock.shutdown(socket.SHUT_WR) if data.endswith(b"\r\n\r\n") and b"Content-Length" not in data else None
         response = b""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
