@@ -62,7 +62,7 @@ class Job:
         else:
             try:
                 result = compute()
-            except StageError:
+            except (StageError, Cancelled):
                 raise
             except TtvdError as exc:
                 raise StageError(name, str(exc)) from exc
