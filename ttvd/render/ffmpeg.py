@@ -21,37 +21,45 @@ from ttvd.timeline import Clip, Timeline
 log = logging.getLogger(__name__)
 
 GENERATED_SCALE = 4  # generated gradients are drawn at 1/4 size and scaled up: smooth and cheap
+DECODER_THREADS = 1  # x264 keeps the cores busy; more decoder threads only add frame buffers
 
 
 def render(timeline: Timeline, output: Path, workdir: Path,
            on_progress: Callable[[float], None] | None = None,
            cancel: threading.Event | None = None) -> None:
-    """Render ``timeline`` to ``output``; raises ``media.FfmpegError`` or ``InterruptedError``."""
+    """Render ``timeline`` to ``output``; raises ``media.FfmpegError`` or ``InterruptedError``.
+
+    On any failure or cancellation the encoder is gone and no partial ``output`` is left behind.
+    """
     codec = encoders.choose(timeline.encoder)
     write_ass(timeline, workdir / "captions.ass")
-    media.run(build_args(timeline, output, "captions.ass", codec), timeline.duration, on_progress, cancel,
-              cwd=workdir)
+    try:
+        media.run(build_args(timeline, output, "captions.ass", codec), timeline.duration, on_progress,
+                  cancel, cwd=workdir)
+    except BaseException:
+        output.unlink(missing_ok=True)
+        raise
 
 
 def build_args(timeline: Timeline, output: Path, captions: str, codec: str = "libx264") -> list[str]:
-    """The ffmpeg arguments for ``timeline``; ``captions`` is the ASS file relative to the cwd."""
-    inputs: list[str] = []
+    """The ffmpeg arguments for ``timeline``; ``captions`` is the ASS file relative to the cwd.
+
+    Footage is read by source filters inside the one filtergraph rather than by ``-i`` inputs: a
+    source decodes only when concat asks it for frames, so clips not yet (or no longer) playing
+    hold no frame queues and memory stays flat however long the video is.
+    """
     chains: list[str] = []
-    boundaries = [round(c.start * timeline.fps) for c in timeline.clips] + [frame_count(timeline)]
-    for index, clip in enumerate(timeline.clips):
-        frames = boundaries[index + 1] - boundaries[index]
-        inputs += _input(clip, timeline, frames)
-        chains.append(f"[{index}:v]{_shape(clip, timeline, frames)},format=yuv420p[v{index}]")
-    audio_index = len(timeline.clips)
-    inputs += ["-i", timeline.audio]
-    joined = "".join(f"[v{i}]" for i in range(len(timeline.clips)))
+    for index, (clip, frames) in enumerate(clip_frames(timeline)):
+        chains.append(f"{_source(clip, timeline, frames)},{_shape(clip, timeline, frames)},"
+                      f"format=yuv420p[v{index}]")
+    joined = "".join(f"[v{i}]" for i in range(len(chains)))
     font_dir = escape_filter_value(str(Path(timeline.style.font_file).parent))
-    chains.append(f"{joined}concat=n={len(timeline.clips)}:v=1:a=0,"
+    chains.append(f"{joined}concat=n={len(chains)}:v=1:a=0,"
                   f"ass=filename={escape_filter_value(captions)}:fontsdir={font_dir}[out]")
     return [
-        "-y", *inputs,
+        "-y", "-i", timeline.audio,
         "-filter_complex", ";".join(chains),
-        "-map", "[out]", "-map", f"{audio_index}:a",
+        "-map", "[out]", "-map", "0:a",
         *encoders.args(codec, timeline.encoder), "-pix_fmt", "yuv420p", "-r", str(timeline.fps),
         "-c:a", "aac", "-b:a", "128k",
         "-t", f"{frame_count(timeline) / timeline.fps:.6f}",
@@ -63,19 +71,28 @@ def frame_count(timeline: Timeline) -> int:
     return max(1, round(timeline.duration * timeline.fps))
 
 
-def _input(clip: Clip, timeline: Timeline, frames: int) -> list[str]:
-    seconds = f"{(frames + 1) / timeline.fps:.6f}"
+def clip_frames(timeline: Timeline) -> list[tuple[Clip, int]]:
+    """Each clip with its exact frame count; clips are cut at frame boundaries, none is empty."""
+    total = frame_count(timeline)
+    starts = [min(total, round(c.start * timeline.fps)) for c in timeline.clips] + [total]
+    starts[0] = 0  # the first clip covers the video from its first frame
+    pairs = [(clip, starts[i + 1] - starts[i]) for i, clip in enumerate(timeline.clips)]
+    return [(clip, frames) for clip, frames in pairs if frames > 0]
+
+
+def _source(clip: Clip, timeline: Timeline, frames: int) -> str:
     if clip.kind == "generated":
         p = clip.params
         width = _even(timeline.width / GENERATED_SCALE)
         height = _even(timeline.height / GENERATED_SCALE)
         colours = ":".join(f"c{i}={c}" for i, c in enumerate(p["colours"]))
-        return ["-f", "lavfi", "-i",
-                f"gradients=s={width}x{height}:r={timeline.fps}:d={seconds}:{colours}"
-                f":n={len(p['colours'])}:speed={p['speed']}:seed={p['seed']}:type={p['type']}"]
-    if clip.kind == "image":
-        return ["-i", clip.source]  # one frame, decoded once; the graph loops it
-    return ["-ss", f"{clip.in_point:.3f}", "-t", seconds, "-i", clip.source]
+        return (f"gradients=s={width}x{height}:r={timeline.fps}:d={(frames + 1) / timeline.fps:.6f}:{colours}"
+                f":n={len(p['colours'])}:speed={p['speed']}:seed={p['seed']}:type={p['type']}")
+    movie = f"movie=filename={escape_filter_value(clip.source)}:dec_threads={DECODER_THREADS}"
+    if clip.kind == "image" or clip.in_point <= 0:
+        return movie  # a still is one frame, decoded once; _pan loops it
+    # Seek to the keyframe before the in-point, then drop what precedes it (as -ss before -i does).
+    return f"{movie}:seek_point={clip.in_point:.3f},trim=start={clip.in_point:.3f},setpts=PTS-STARTPTS"
 
 
 def _shape(clip: Clip, timeline: Timeline, frames: int) -> str:
@@ -86,8 +103,9 @@ def _shape(clip: Clip, timeline: Timeline, frames: int) -> str:
         return f"format=yuv420p,scale={w}:{h}:flags=bilinear,setsar=1,trim=end_frame={frames}"
     if clip.kind == "image":
         return _pan(clip, timeline, frames)
-    return (f"crop='min(iw,ih*{w}/{h})':'min(ih,iw*{h}/{w})',scale={w}:{h}:flags=bicubic:out_range=tv,setsar=1,"
-            f"fps={fps},tpad=stop_mode=clone:stop={frames},trim=end_frame={frames},setpts=PTS-STARTPTS")
+    return (f"crop='min(iw,ih*{w}/{h})':'min(ih,iw*{h}/{w})',scale={w}:{h}:flags=bicubic:out_range=tv,"
+            f"setsar=1,fps={fps},tpad=stop_mode=clone:stop={frames},trim=end_frame={frames},"
+            f"setpts=PTS-STARTPTS")
 
 
 def _pan(clip: Clip, timeline: Timeline, frames: int) -> str:

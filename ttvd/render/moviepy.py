@@ -36,10 +36,11 @@ def render(timeline: Timeline, output: Path, workdir: Path,
     video = (CompositeVideoClip(layers, size=(timeline.width, timeline.height), bg_color=(0, 0, 0))
              .with_duration(duration).with_audio(audio.with_duration(min(audio.duration, duration))))
     encoder_args = encoders.args(codec, timeline.encoder)
+    temp_audio = workdir / "moviepy-audio.m4a"
     try:
         video.write_videofile(
             str(output), fps=timeline.fps, codec=codec, preset=timeline.encoder.get("preset", "veryfast"),
-            audio_codec="aac", audio_bitrate="128k", temp_audiofile_path=str(workdir),
+            audio_codec="aac", audio_bitrate="128k", temp_audiofile=str(temp_audio),
             ffmpeg_params=[*_without(encoder_args, "-c:v", "-preset"), "-pix_fmt", "yuv420p",
                            "-movflags", "+faststart", "-f", "mp4"],
             logger=_Progress(on_progress, cancel))
@@ -47,6 +48,7 @@ def render(timeline: Timeline, output: Path, workdir: Path,
         output.unlink(missing_ok=True)
         raise
     finally:
+        temp_audio.unlink(missing_ok=True)
         video.close()
         audio.close()
         for layer in layers:

@@ -1,0 +1,157 @@
+"""Both render engines over one tiny Timeline: same size, rate, length, captions in the same places."""
+from __future__ import annotations
+
+import subprocess
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ttvd import render
+from ttvd.media import ffmpeg_exe, probe
+from ttvd.render.fonts import find_font
+from ttvd.timeline import Caption, Clip, Style, Timeline, Word
+
+W, H, FPS = 180, 320, 10
+DARK = ["0x0b132b", "0x1c2541", "0x3a506b"]
+ENGINES = ["ffmpeg", "moviepy"]
+# (start, end) of the two captions; the gap between them shows the bare background.
+CAPTIONS = ((0.2, 1.2), (2.1, 3.3))
+GAP = 1.65
+
+
+def _caption(start: float, end: float, text: str) -> Caption:
+    words = text.split()
+    step = (end - start) / len(words)
+    return Caption(start, end, [text],
+                   [Word(w, round(start + i * step, 3), round(start + (i + 1) * step, 3)) for i, w in enumerate(words)])
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("sources")
+    still = folder / "still, it's [1]:a;b.jpg"  # every character a filtergraph treats specially
+    gradient = np.linspace(10, 60, 400, dtype=np.uint8)
+    Image.fromarray(np.dstack([np.tile(gradient, (300, 1))] * 3)).save(still)  # dark, landscape
+    video = folder / "clip, [2]:x'y;z.mp4"
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    "testsrc2=s=320x240:r=25:d=4,lutyuv=y=val/5", "-c:v", "libx264", "-preset", "ultrafast",
+                    "-pix_fmt", "yuv420p", str(video)], check=True)
+    audio = folder / "voice.wav"
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    "sine=frequency=300:sample_rate=22050:duration=4", str(audio)], check=True)
+    return {"still": still, "video": video, "audio": audio}
+
+
+def tiny_timeline(sources: dict[str, Path], duration: float = 4.0, **encoder) -> Timeline:
+    font_file, font_name = find_font()
+    clips = [Clip(0.0, 1.4, "generated", params={"type": "radial", "colours": DARK, "speed": 0.02, "seed": 3}),
+             Clip(1.4, 2.6, "image", str(sources["still"]), params={"seed": 1}),
+             Clip(2.6, duration, "video", str(sources["video"]), in_point=0.5)]
+    captions = [_caption(*CAPTIONS[0], "HELLO BIG WORLD"), _caption(*CAPTIONS[1], "SECOND LINE HERE")]
+    style = Style(font_file, font_name, 20, max_line_chars=14, margin_v=60)
+    return Timeline(str(sources["audio"]), duration, W, H, FPS, clips, captions, style,
+                    encoder={"preset": "ultrafast", "crf": 23, **encoder})
+
+
+def frame_at(video: Path, seconds: float) -> np.ndarray:
+    raw = subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-ss", f"{seconds}", "-i", str(video),
+                          "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                         capture_output=True, check=True).stdout
+    return np.frombuffer(raw, np.uint8).reshape(H, W, 3)
+
+
+def caption_pixels(frame: np.ndarray) -> int:
+    """Bright pixels in the band above the bottom margin where captions sit (backgrounds are dark)."""
+    band = frame[H - 60 - 40:H - 60 + 5].astype(int)
+    return int(((band.min(axis=2) > 170) | ((band[..., 0] > 200) & (band[..., 1] > 170))).sum())
+
+
+@pytest.fixture(scope="module")
+def rendered(sources, tmp_path_factory) -> dict[str, Path]:
+    outputs = {}
+    for name in ENGINES:
+        work = tmp_path_factory.mktemp(name)
+        outputs[name] = work / "out.mp4"
+        render.engine(name)(tiny_timeline(sources), outputs[name], work)
+    return outputs
+
+
+@pytest.mark.parametrize("name", ENGINES)
+def test_engine_output_has_the_timeline_size_rate_length_and_streams(rendered, name):
+    info = probe(rendered[name])
+    assert (info.width, info.height, info.fps) == (W, H, FPS)
+    assert info.video_codec == "h264" and info.pix_fmt == "yuv420p" and info.audio_codec == "aac"
+    assert info.frames == 4 * FPS
+    assert abs(info.duration - 4.0) < 0.1
+
+
+def test_engines_agree_on_size_duration_and_frames(rendered):
+    a, b = probe(rendered["ffmpeg"]), probe(rendered["moviepy"])
+    assert (a.width, a.height, a.fps, a.frames) == (b.width, b.height, b.fps, b.frames)
+    assert abs(a.duration - b.duration) < 0.05
+
+
+@pytest.mark.parametrize("name", ENGINES)
+def test_captions_burned_in_at_caption_times_only(rendered, name):
+    for start, end in CAPTIONS:
+        assert caption_pixels(frame_at(rendered[name], (start + end) / 2)) > 40, f"no caption at {start}"
+    assert caption_pixels(frame_at(rendered[name], GAP)) < 5
+
+
+@pytest.mark.parametrize("name", ENGINES)
+def test_still_pans_slowly(rendered, name):
+    first, later = frame_at(rendered[name], 1.5), frame_at(rendered[name], 2.5)
+    top = slice(0, 150)  # above the captions
+    difference = np.abs(first[top].astype(int) - later[top].astype(int)).mean()
+    assert 0.2 < difference < 20, difference
+
+
+def test_engines_show_the_same_footage(rendered):
+    """Stills and video are cut and panned the same way (generated backgrounds may differ)."""
+    for seconds in (2.0, 3.0):
+        a, b = frame_at(rendered["ffmpeg"], seconds), frame_at(rendered["moviepy"], seconds)
+        assert np.abs(a[:150].astype(int) - b[:150].astype(int)).mean() < 12
+
+
+def test_unknown_engine_is_a_config_error():
+    from ttvd.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="moviepy"):
+        render.engine("blender")
+
+
+@pytest.mark.parametrize("name", ENGINES)
+def test_cancel_kills_the_encoder_and_leaves_no_file(sources, tmp_path, name):
+    cancel = threading.Event()
+    output = tmp_path / "out.mp4"
+    timeline = tiny_timeline(sources, duration=4.0)
+    seen = []
+
+    def on_progress(fraction: float) -> None:
+        seen.append(fraction)
+        cancel.set()
+
+    cancel_early = threading.Timer(0.05, cancel.set)
+    cancel_early.start()
+    with pytest.raises(InterruptedError):
+        render.engine(name)(timeline, output, tmp_path, on_progress, cancel)
+    cancel_early.cancel()
+    assert not output.exists()
+    assert not list(tmp_path.glob("*.mp4"))
+    assert not _ffmpeg_children()
+
+
+def _ffmpeg_children() -> list[str]:
+    import os
+
+    children = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split()
+    names = []
+    for pid in children:
+        try:
+            names.append(Path(f"/proc/{pid}/comm").read_text().strip())
+        except FileNotFoundError:
+            pass
+    return [n for n in names if n.startswith("ffmpeg")]
