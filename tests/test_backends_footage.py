@@ -79,6 +79,13 @@ def test_landscape_output_gets_landscape_files(home, pexels_standin):
                                                                                         (1009, 320, 180)]
 
 
+def test_a_jobs_aspect_option_chooses_the_orientation(home, pexels_standin):
+    job = make_job(home, "x", online_env(pexels=pexels_standin), options={"aspect": "16:9", "height": "180"})
+    clips = _footage(job, [Passage(0, 3, "a", ["forest"])])
+    assert (clips[0].params["id"], clips[0].params["width"]) == (1008, 320)
+    assert pexels_standin.requests("search")[0]["query"]["orientation"] == "landscape"
+
+
 def test_second_job_reuses_the_shared_cache(home, pexels_standin):
     first = _footage(make_job(home, "x", online_env(pexels=pexels_standin)))
     downloads = len(pexels_standin.log()["extra"]["downloads"])

@@ -113,7 +113,9 @@ def _footage(job: Job, passages: list[Passage]) -> list[Clip]:
     choice = backends.choose("footage", job.settings, job.options)
     _log_choice(job, choice)
     names = [backends.STAGES["footage"].offline] + ([choice.name] if choice.online else [])
-    sources = [backends.resolve("footage", name)(job.settings, job.job_id) for name in names]
+    chosen = render_options.effective(job.settings, job.options)  # footage fits the job's own output size
+    settings = job.settings.replace(aspect=chosen["aspect"], height=chosen["height"])
+    sources = [backends.resolve("footage", name)(settings, job.job_id) for name in names]
     return plan_footage(passages, sources, job.job_id, job.reporter.log)
 
 
