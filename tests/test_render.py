@@ -155,3 +155,22 @@ def _ffmpeg_children() -> list[str]:
         except FileNotFoundError:
             pass
     return [n for n in names if n.startswith("ffmpeg")]
+
+
+def test_long_timelines_render_in_runs_that_join_seamlessly(sources, rendered, tmp_path, monkeypatch):
+    """One process per run of clips bounds memory; the joined video matches the one-pass video."""
+    from ttvd.render import ffmpeg
+
+    monkeypatch.setattr(ffmpeg, "CHUNK_CLIPS", 1)
+    output = tmp_path / "out.mp4"
+    progress = []
+    ffmpeg.render(tiny_timeline(sources), output, tmp_path, progress.append)
+    a, b = probe(rendered["ffmpeg"]), probe(output)
+    assert (b.width, b.height, b.fps, b.frames, b.audio_codec) == (a.width, a.height, a.fps, a.frames, "aac")
+    assert abs(a.duration - b.duration) < 0.05
+    for start, end in CAPTIONS:
+        assert caption_pixels(frame_at(output, (start + end) / 2)) > 40
+    for seconds in (0.5, 1.5, 2.5, 3.5):  # one frame inside each run and the clip after it: no shift
+        assert np.abs(frame_at(output, seconds).astype(int) - frame_at(rendered["ffmpeg"], seconds)).mean() < 4
+    assert progress == sorted(progress) and progress[-1] == 1.0
+    assert not list(tmp_path.glob("chunk-*"))

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 GENERATED_SCALE = 4  # generated gradients are drawn at 1/4 size and scaled up: smooth and cheap
 DECODER_THREADS = 1  # x264 keeps the cores busy; more decoder threads only add frame buffers
+CHUNK_CLIPS = 8      # clips per ffmpeg process: a filtergraph holds ~20 MB per 1080p clip until it ends
 
 
 def render(timeline: Timeline, output: Path, workdir: Path,
@@ -33,36 +34,87 @@ def render(timeline: Timeline, output: Path, workdir: Path,
     """
     codec = encoders.choose(timeline.encoder)
     write_ass(timeline, workdir / "captions.ass")
+    parts = chunks(timeline)
     try:
-        media.run(build_args(timeline, output, "captions.ass", codec), timeline.duration, on_progress,
-                  cancel, cwd=workdir)
+        if len(parts) == 1:
+            media.run(build_args(timeline, output, "captions.ass", codec), timeline.duration, on_progress,
+                      cancel, cwd=workdir)
+        else:
+            _render_in_chunks(timeline, parts, output, workdir, codec, on_progress, cancel)
     except BaseException:
         output.unlink(missing_ok=True)
         raise
 
 
-def build_args(timeline: Timeline, output: Path, captions: str, codec: str = "libx264") -> list[str]:
+def chunks(timeline: Timeline) -> list[list[tuple[Clip, int]]]:
+    """The clips with their frame counts, in runs of at most CHUNK_CLIPS."""
+    pieces = clip_frames(timeline)
+    return [pieces[i:i + CHUNK_CLIPS] for i in range(0, len(pieces), CHUNK_CLIPS)]
+
+
+def _render_in_chunks(timeline: Timeline, parts: list[list[tuple[Clip, int]]], output: Path, workdir: Path,
+                      codec: str, on_progress: Callable[[float], None] | None,
+                      cancel: threading.Event | None) -> None:
+    """Encode each run of clips (video only) once, then join them without re-encoding and add the audio.
+
+    Every frame is still encoded exactly once; a process per run keeps memory flat for long videos,
+    because a filtergraph keeps each clip's buffers until it closes.
+    """
+    total = frame_count(timeline)
+    files: list[Path] = []
+    done = 0
+    try:
+        for index, part in enumerate(parts):
+            frames = sum(count for _, count in part)
+            files.append(workdir / f"chunk-{index:03d}.mp4")
+            report = None if on_progress is None else (
+                lambda f, done=done, frames=frames: on_progress(0.99 * (done + f * frames) / total))
+            media.run(build_args(timeline, files[-1], "captions.ass", codec, part, done), frames / timeline.fps,
+                      report, cancel, cwd=workdir)
+            done += frames
+        listing = workdir / "chunks.txt"
+        listing.write_text("".join(f"file '{f.name}'\n" for f in files), encoding="utf-8")
+        media.run(["-y", "-f", "concat", "-safe", "0", "-i", listing.name, "-i", timeline.audio,
+                   "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", "-b:a", "128k",
+                   "-t", f"{total / timeline.fps:.6f}", "-movflags", "+faststart", "-f", "mp4", str(output)],
+                  timeline.duration, None, cancel, cwd=workdir)
+        if on_progress is not None:
+            on_progress(1.0)
+    finally:
+        for file in files:
+            file.unlink(missing_ok=True)
+
+
+def build_args(timeline: Timeline, output: Path, captions: str, codec: str = "libx264",
+               pieces: list[tuple[Clip, int]] | None = None, first_frame: int = 0) -> list[str]:
     """The ffmpeg arguments for ``timeline``; ``captions`` is the ASS file relative to the cwd.
 
-    Footage is read by source filters inside the one filtergraph rather than by ``-i`` inputs: a
-    source decodes only when concat asks it for frames, so clips not yet (or no longer) playing
-    hold no frame queues and memory stays flat however long the video is.
+    With ``pieces`` (a run of clips starting at frame ``first_frame``), only their video is encoded.
+    Footage is read by source filters inside the filtergraph rather than by ``-i`` inputs: a source
+    decodes only when concat asks it for frames, so clips not yet playing hold no frame queues.
     """
+    whole = pieces is None
+    pieces = clip_frames(timeline) if whole else pieces
     chains: list[str] = []
-    for index, (clip, frames) in enumerate(clip_frames(timeline)):
+    for index, (clip, frames) in enumerate(pieces):
         chains.append(f"{_source(clip, timeline, frames)},{_shape(clip, timeline, frames)},"
                       f"format=yuv420p[v{index}]")
     joined = "".join(f"[v{i}]" for i in range(len(chains)))
     font_dir = escape_filter_value(str(Path(timeline.style.font_file).parent))
-    chains.append(f"{joined}concat=n={len(chains)}:v=1:a=0,"
-                  f"ass=filename={escape_filter_value(captions)}:fontsdir={font_dir}[out]")
+    # Captions are timed for the whole video: a later run is shifted to its place for libass.
+    shift = f"setpts=PTS+{first_frame / timeline.fps:.6f}/TB," if first_frame else ""
+    unshift = ",setpts=PTS-STARTPTS" if first_frame else ""
+    chains.append(f"{joined}concat=n={len(chains)}:v=1:a=0,{shift}"
+                  f"ass=filename={escape_filter_value(captions)}:fontsdir={font_dir}{unshift}[out]")
+    frames = sum(count for _, count in pieces)
+    audio_in, audio_out = (["-i", timeline.audio], ["-map", "0:a", "-c:a", "aac", "-b:a", "128k"]) if whole \
+        else ([], ["-an"])
     return [
-        "-y", "-i", timeline.audio,
+        "-y", *audio_in,
         "-filter_complex", ";".join(chains),
-        "-map", "[out]", "-map", "0:a",
+        "-map", "[out]", *audio_out,
         *encoders.args(codec, timeline.encoder), "-pix_fmt", "yuv420p", "-r", str(timeline.fps),
-        "-c:a", "aac", "-b:a", "128k",
-        "-t", f"{frame_count(timeline) / timeline.fps:.6f}",
+        "-t", f"{frames / timeline.fps:.6f}",
         "-movflags", "+faststart", "-f", "mp4", str(output),
     ]
 
