@@ -129,7 +129,8 @@ def test_render_stage_follows_the_job_options(settings, sources, tmp_path, name)
     info = probe(job.output)
     assert (info.width, info.height, info.fps, info.frames) == (240, 240, 12, 36)
     assert any(f"with the {name} engine" in line for line in reporter.lines)
-    assert reporter.percents == sorted(reporter.percents) and all(90 < p <= 99 for p in reporter.percents)
+    assert reporter.percents and reporter.percents == sorted(reporter.percents)
+    assert all(90 < p <= 99 for p in reporter.percents)
     assert not list(job.output.parent.glob(".*.part"))
 
 

@@ -39,7 +39,7 @@ def render(timeline: Timeline, output: Path, workdir: Path,
     temp_audio = workdir / "moviepy-audio.m4a"
     try:
         video.write_videofile(
-            str(output), fps=timeline.fps, codec=codec, preset=timeline.encoder.get("preset", "veryfast"),
+            str(output), fps=timeline.fps, codec=codec, preset=_value(encoder_args, "-preset", "medium"),
             audio_codec="aac", audio_bitrate="128k", temp_audiofile=str(temp_audio),
             ffmpeg_params=[*_without(encoder_args, "-c:v", "-preset"), "-pix_fmt", "yuv420p",
                            "-movflags", "+faststart", "-f", "mp4"],
@@ -129,6 +129,10 @@ def _caption(caption: Caption, timeline: Timeline) -> VideoClip:
     top = timeline.height - style.margin_v - text.h
     return (text.with_start(caption.start).with_duration(max(0.01, caption.end - caption.start))
             .with_position(("center", top)))
+
+
+def _value(args: list[str], flag: str, default: str) -> str:
+    return args[args.index(flag) + 1] if flag in args else default
 
 
 def _without(args: list[str], *flags: str) -> list[str]:
