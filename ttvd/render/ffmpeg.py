@@ -20,7 +20,7 @@ from ttvd.timeline import Clip, Timeline
 
 log = logging.getLogger(__name__)
 
-GENERATED_SCALE = 4  # generated gradients are drawn at 1/4 size and scaled up: smooth and cheap
+GENERATED_SCALE = 8  # generated gradients are drawn at 1/8 size and scaled up: smooth, and 4x cheaper than 1/4
 DECODER_THREADS = 1  # x264 keeps the cores busy; more decoder threads only add frame buffers
 CHUNK_CLIPS = 8      # clips per ffmpeg process: a filtergraph holds ~20 MB per 1080p clip until it ends
 
@@ -155,7 +155,7 @@ def _shape(clip: Clip, timeline: Timeline, frames: int) -> str:
         return f"format=yuv420p,scale={w}:{h}:flags=bilinear,setsar=1,trim=end_frame={frames}"
     if clip.kind == "image":
         return _pan(clip, timeline, frames)
-    return (f"crop='min(iw,ih*{w}/{h})':'min(ih,iw*{h}/{w})',scale={w}:{h}:flags=bicubic:out_range=tv,"
+    return (f"crop='min(iw,ih*{w}/{h})':'min(ih,iw*{h}/{w})',scale={w}:{h}:flags=bilinear:out_range=tv,"
             f"setsar=1,fps={fps},tpad=stop_mode=clone:stop={frames},trim=end_frame={frames},"
             f"setpts=PTS-STARTPTS")
 
