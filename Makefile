@@ -18,5 +18,8 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest -q
 
+bench: setup  # by hand, not in CI: 30/60/180 s at 1080x1920, each engine against the encode floor
+	$(BIN)/python -m bench
+
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,13 +1,14 @@
-"""The default engine: one ffmpeg pass from a Timeline to an MP4.
+"""The default engine: one ffmpeg pass from a Timeline to an MP4, each frame encoded once.
 
-Every clip becomes one input, decoded only over the stretch it is used (videos are seeked to their
-in-point; stills are decoded and scaled once, then panned by cropping); each is cropped to the
-output aspect before it is scaled and trimmed to an exact frame count. The clips are concatenated,
-captioned with libass and encoded once, with the narration muxed in.
+Every clip is a source inside one filtergraph and decodes only while it plays: videos are seeked
+to their in-point, stills are decoded and scaled once then panned by a moving crop, generated
+backgrounds are drawn small and scaled up. Each clip is cropped to the output aspect before it is
+scaled and trimmed to an exact frame count; the clips are concatenated, captioned by libass and
+encoded with the narration muxed in. Timelines of more than CHUNK_CLIPS clips are encoded in runs
+(one process each, video only) and joined by stream copy, which keeps memory flat.
 """
 from __future__ import annotations
 
-import logging
 import threading
 from pathlib import Path
 from typing import Callable
@@ -17,8 +18,6 @@ from ttvd.render import encoders
 from ttvd.render.ass import write_ass
 from ttvd.render.motion import OVERSCAN, TRAVEL, pan_for
 from ttvd.timeline import Clip, Timeline
-
-log = logging.getLogger(__name__)
 
 GENERATED_SCALE = 8  # generated gradients are drawn at 1/8 size and scaled up: smooth, and 4x cheaper than 1/4
 DECODER_THREADS = 1  # x264 keeps the cores busy; more decoder threads only add frame buffers

@@ -6,7 +6,6 @@ composed in Python and piped to ffmpeg, which is why it is many times slower.
 """
 from __future__ import annotations
 
-import logging
 import threading
 from pathlib import Path
 from typing import Callable
@@ -20,8 +19,6 @@ from ttvd.render import encoders
 from ttvd.render.ffmpeg import GENERATED_SCALE, frame_count
 from ttvd.render.motion import cover_size, pan_for
 from ttvd.timeline import Caption, Clip, Timeline
-
-log = logging.getLogger(__name__)
 
 
 def render(timeline: Timeline, output: Path, workdir: Path,
