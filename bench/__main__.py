@@ -1,6 +1,6 @@
 """Render benchmark: each engine against the encode floor, alternating runs, medians.
 
-    .venv/bin/python -m bench --durations 30 60 180 --runs 3 --engines floor ffmpeg moviepy
+    .venv/bin/python -m bench --durations 30 60 180 --runs 3 --engines floor ffmpeg moviepy --once moviepy
 
 The floor is the same ffmpeg binary encoding a generated source (testsrc2) plus the same audio at
 the same size, fps, duration, preset and CRF: the cost of the encode alone. Every engine renders
@@ -109,7 +109,8 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--durations", type=float, nargs="+", default=[30, 60, 180])
     parser.add_argument("--engines", nargs="+", default=["floor", "ffmpeg", "moviepy"])
-    parser.add_argument("--once", nargs="*", default=[], help="engines run only in the first round (slow ones)")
+    parser.add_argument("--once", nargs="*", default=["moviepy"],
+                        help="engines run only in the first round (default: moviepy, the slow one)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--aspect", default="9:16", choices=list(ASPECTS))
     parser.add_argument("--height", type=int, default=1920)
