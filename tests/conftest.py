@@ -120,15 +120,20 @@ class Http:
         return status, json.loads(data)
 
 
-@pytest.fixture
-def server(start, home):
-    """``ttvd serve`` on a free loopback port, ready to answer."""
+def serve_on(start, home: Path, **extra: str) -> Http:
+    """Start ``ttvd serve`` on a free loopback port and return a client once it answers."""
     port = free_port()
-    proc = start(["serve", "--port", str(port)], home)
+    proc = start(["serve", "--port", str(port)], home, **extra)
     client = Http(f"http://127.0.0.1:{port}")
     wait_for(lambda: _answers(client), 20, proc)
     client.proc = proc
     return client
+
+
+@pytest.fixture
+def server(start, home):
+    """``ttvd serve`` on a free loopback port, ready to answer."""
+    return serve_on(start, home)
 
 
 def _answers(client: Http) -> bool:

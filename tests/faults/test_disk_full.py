@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 
-from conftest import Http, free_port, wait_for
+from conftest import serve_on, wait_for
 from ttvd import atomic
 from ttvd.errors import NoSpaceError
 from ttvd.job import JobStatus
@@ -39,25 +39,10 @@ def test_a_failed_durable_write_keeps_the_old_file_and_leaves_no_temporary(tmp_p
     assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
 
 
-def serve(start, home, **extra) -> Http:
-    port = free_port()
-    proc = start(["serve", "--port", str(port)], home, **extra)
-    client = Http(f"http://127.0.0.1:{port}")
-    wait_for(lambda: _answers(client), 20, proc)
-    return client
-
-
-def _answers(client: Http) -> bool:
-    try:
-        return client.request("GET", "/api/v1/jobs", timeout=1)[0] == 200
-    except OSError:
-        return False
-
-
 @pytest.mark.parametrize("step", STEPS)
 def test_the_api_answers_507_on_a_full_disk_and_accepts_again_when_space_returns(start, home, tmp_path, step):
     flag = tmp_path / "disk-full"
-    api = serve(start, home, TTVD_FAULTS=f"enospc:{step}", TTVD_FAULTS_WHILE=str(flag))
+    api = serve_on(start, home, TTVD_FAULTS=f"enospc:{step}", TTVD_FAULTS_WHILE=str(flag))
     flag.touch()
     status, body = api.json("POST", "/api/v1/generate", {"text": "A tale for a full disk."})
     assert status == 507 and "disk is full" in body["error"]
@@ -137,7 +122,7 @@ def fill(disk) -> "os.PathLike":
 def test_a_real_full_disk_the_api_refuses_the_daemon_waits_both_recover(start, small_disk):
     home = small_disk / "home"
     home.mkdir()
-    api = serve(start, home)
+    api = serve_on(start, home)
     status, body = api.json("POST", "/api/v1/generate", {"text": "Queued while there was space."})
     assert status == 202
     early = body["job_id"]
