@@ -45,6 +45,9 @@ def test_job_goes_through_every_online_backend(server, start, home, openai_stand
     assert len({c["params"]["id"] for c in clips}) == len(clips) >= 2
     for clip in clips:  # the credits are in the job's state
         assert f"by {clip['params']['author']} ({clip['params']['page']})" in logs
+    recorded = json.loads((home / "spool" / "state" / f"{job_id}.json").read_text())["credits"]
+    assert [(c["id"], c["page"], c["author"]) for c in recorded] == [
+        (c["params"]["id"], c["params"]["page"], c["params"]["author"]) for c in clips]
 
     status, _, video = server.request("GET", f"/api/v1/download/{job_id}")
     assert status == 200

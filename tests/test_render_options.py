@@ -115,6 +115,7 @@ class _Reporter:
     def stage_finished(self, stage): pass
     def progress(self, percent): self.percents.append(percent)
     def log(self, line): self.lines.append(line)
+    def credits(self, entries): pass
 
 
 @pytest.mark.parametrize("name", ENGINES)

@@ -269,6 +269,10 @@ class _PrintReporter:
     def log(self, line: str) -> None:
         log.debug(line)
 
+    def credits(self, entries: list[dict]) -> None:
+        for entry in entries:
+            print(f"     footage by {entry['author']}: {entry['page']}", file=sys.stderr, flush=True)
+
 
 def _doctor(args, settings) -> int:
     from ttvd.backends.doctor import run_checks

@@ -12,7 +12,7 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from ttvd import pipeline
 from ttvd.config import Settings
@@ -63,6 +63,10 @@ class StateReporter:
         self.state.progress = percent
         self.save()
         self.on_step(self.state.job_id, percent, self.state.message)
+
+    def credits(self, entries: list[dict[str, Any]]) -> None:
+        self.state.credits = entries
+        self.save()
 
     def log(self, line: str) -> bool:
         """Log ``line`` and save the state; False when it could not be saved."""

@@ -74,6 +74,7 @@ class JobState:
     options: dict[str, Any] = field(default_factory=dict)
     output_file: str | None = None
     error: str | None = None
+    credits: list[dict[str, Any]] = field(default_factory=list)  # where each stock clip comes from
 
     def log(self, line: str) -> None:
         self.logs.append(line)

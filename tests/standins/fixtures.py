@@ -64,6 +64,9 @@ class Recorder:
     def log(self, line: str) -> None:
         self.lines.append(line)
 
+    def credits(self, entries: list[dict]) -> None:
+        self.credited = entries
+
     def text(self) -> str:
         return "\n".join(self.lines)
 

@@ -21,7 +21,7 @@ from ttvd.media import FfmpegError
 from ttvd import backends
 from ttvd.backends.service import ServiceUnavailable
 from ttvd.pipeline.captions import make_captions
-from ttvd.pipeline.footage import plan_footage
+from ttvd.pipeline.footage import footage_credits, plan_footage
 from ttvd.pipeline.queries import make_passages
 from ttvd.render import options as render_options
 from ttvd.render.fonts import find_font
@@ -36,6 +36,7 @@ class Reporter(Protocol):
     def stage_finished(self, stage: str) -> None: ...
     def progress(self, percent: int) -> None: ...
     def log(self, line: str) -> None: ...
+    def credits(self, entries: list[dict[str, Any]]) -> None: ...
 
 
 @dataclass
@@ -116,7 +117,9 @@ def _footage(job: Job, passages: list[Passage]) -> list[Clip]:
     chosen = render_options.effective(job.settings, job.options)  # footage fits the job's own output size
     settings = job.settings.replace(aspect=chosen["aspect"], height=chosen["height"])
     sources = [backends.resolve("footage", name)(settings, job.job_id) for name in names]
-    return plan_footage(passages, sources, job.job_id, job.reporter.log)
+    clips = plan_footage(passages, sources, job.job_id, job.reporter.log)
+    job.reporter.credits(footage_credits(clips))
+    return clips
 
 
 def _log_choice(job: Job, choice: backends.Choice) -> None:

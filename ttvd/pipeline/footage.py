@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
 from ttvd.backends.service import ServiceUnavailable
 from ttvd.timeline import Clip, Passage
@@ -105,6 +105,14 @@ def plan_footage(passages: list[Passage], sources: list[Source], job_id: str,
         if passage.end - at > _EPSILON:
             clips.append(generated_clip(job_id, index, at, passage.end, clips[-1] if clips else None))
     return clips
+
+
+def footage_credits(clips: list[Clip]) -> list[dict[str, Any]]:
+    """The source page and author of every stock clip in the video, for the job's state."""
+    return [{"start": clip.start, "end": clip.end, "source": "pexels", "id": clip.params.get("id"),
+             "page": clip.params.get("page"), "author": clip.params.get("author"),
+             "author_url": clip.params.get("author_url")}
+            for clip in clips if clip.params.get("source") == "pexels"]
 
 
 def credit(clip: Clip) -> str:
