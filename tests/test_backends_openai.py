@@ -12,7 +12,7 @@ from ttvd.backends.align import align, normalise
 from ttvd.backends.openai_queries import InvalidAnswer, parse
 from ttvd.backends.openai_speech import split_text
 from ttvd.errors import StageError
-from ttvd.timeline import Passage, Word
+from ttvd.timeline import Word
 
 from standins import OPENAI_KEY
 from standins.fixtures import files_containing, make_job, online_env, openai_standin  # noqa: F401

@@ -7,7 +7,6 @@ import pytest
 from ttvd.daemon import Daemon
 from ttvd.job import JobStatus
 from ttvd.media import probe
-from ttvd.pipeline.captions import make_captions
 from ttvd.timeline import Caption
 
 from conftest import frame_at

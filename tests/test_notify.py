@@ -199,7 +199,7 @@ def test_daemon_process_notifies_ready_watchdog_status_and_stopping(start, home,
     story.write_text("The lighthouse keeper counted the ships. Then the fog came in.")
     job_id = subprocess.run([sys.executable, "-m", "ttvd", "--home", str(home), "submit", str(story)],
                             capture_output=True, text=True, check=True, env=_env(home)).stdout.strip()
-    wait_for(lambda: f"STATUS=Waiting for jobs; 1 job(s) run since start" in notify_socket.lines(), 60, daemon)
+    wait_for(lambda: "STATUS=Waiting for jobs; 1 job(s) run since start" in notify_socket.lines(), 60, daemon)
     assert any(line.startswith(f"STATUS=Running job {job_id}: ") for line in notify_socket.lines())
 
     daemon.popen.send_signal(signal.SIGTERM)

@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 
 from conftest import frame_at, process_env, wait_for
 from standins import OPENAI_KEY, PEXELS_KEY
@@ -100,7 +99,7 @@ def test_unknown_options_are_refused(server):
 
 def test_no_keys_means_the_offline_path(start, home, spool):
     state = spool.submit("A quiet evening by the sea.", "cli")
-    daemon = _run_daemon(start, home, {})
+    _run_daemon(start, home, {})
     final = spool.read_state(state.job_id)
     assert final.status.value == "completed"
     logs = "\n".join(final.logs)

@@ -7,13 +7,11 @@ an operator gets.
 """
 from __future__ import annotations
 
-import ctypes
 import os
 import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path

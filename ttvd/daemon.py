@@ -16,10 +16,11 @@ from typing import Any, Callable
 
 from ttvd import pipeline
 from ttvd.config import Settings
-from ttvd.errors import Cancelled, NoSpaceError, StageError, TtvdError
+from ttvd.errors import Cancelled, NoSpaceError, TtvdError
 from ttvd.job import COMPLETED_MESSAGE, STAGE_BY_NAME, JobState, JobStatus
 from ttvd.notify import Monitor
-from ttvd.spool import HEARTBEAT_SECONDS, Claim, Spool
+from ttvd.claim import HEARTBEAT_SECONDS, Claim
+from ttvd.spool import Spool
 from ttvd.text import decode_text
 from ttvd.watch import WatchFolder, start_observer
 

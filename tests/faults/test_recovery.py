@@ -10,7 +10,7 @@ from conftest import wait_for
 from ttvd.job import JobState, JobStatus, new_id
 from ttvd.spool import Spool
 
-from faults.helpers import SLOW, SLOW_TEXT, queue, rendering, state
+from faults.helpers import SLOW, SLOW_TEXT, queue, state
 
 HOUR = 3600
 
