@@ -194,6 +194,7 @@ def test_daemon_process_notifies_ready_watchdog_status_and_stopping(start, home,
 
     beat = wait_for(lambda: _daemons(home), 10, daemon)[0]
     assert beat["pid"] == daemon.popen.pid and beat["state"] == "ok"
+    assert beat["status"].startswith("Waiting for jobs")  # the ready daemon's file says so at once
 
     story = tmp_path / "story.txt"
     story.write_text("The lighthouse keeper counted the ships. Then the fog came in.")
@@ -201,6 +202,8 @@ def test_daemon_process_notifies_ready_watchdog_status_and_stopping(start, home,
                             capture_output=True, text=True, check=True, env=_env(home)).stdout.strip()
     wait_for(lambda: "STATUS=Waiting for jobs; 1 job(s) run since start" in notify_socket.lines(), 60, daemon)
     assert any(line.startswith(f"STATUS=Running job {job_id}: ") for line in notify_socket.lines())
+    beat = wait_for(lambda: [b for b in _daemons(home) if b["jobs_run"] == 1], 5, daemon)[0]
+    assert beat["status"].startswith("Waiting for jobs")  # written when the job ended, not 10 s later
 
     daemon.popen.send_signal(signal.SIGTERM)
     assert daemon.popen.wait(20) == 0

@@ -105,6 +105,7 @@ class Monitor:
         self._stopping = False
         self._sick_reason: str | None = None
         self._done = threading.Event()
+        self._file_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._sent_status: str | None = None
 
@@ -133,16 +134,21 @@ class Monitor:
         self.last_progress = time.monotonic()
         if not self.ready:
             self.ready = True
-            self._set_status(self._idle_status(), "READY=1")
+            self.status = self._idle_status()
+            self._write_heartbeat()  # before READY=1: whoever sees READY sees a ready daemon's file
+            self._set_status(self.status, "READY=1")
 
     def tick(self, jobs_run: int | None = None) -> None:
         """One round of the loop between jobs: progress, and an idle status line."""
         self.last_progress = time.monotonic()
+        finished_one = jobs_run is not None and jobs_run != self.jobs_run
         if jobs_run is not None:
             self.jobs_run = jobs_run
         self.job_id = None
         if self.ready and not self._stopping:
             self._set_status(self._idle_status())
+        if finished_one:
+            self._write_heartbeat()
 
     def job_step(self, job_id: str, progress: int, message: str) -> None:
         """The running job moved: progress, and a status line saying where it is."""
@@ -206,8 +212,11 @@ class Monitor:
                 return
 
     def _write_heartbeat(self) -> None:
+        if self.heartbeat is None:
+            return
         try:
-            self.heartbeat.write(self.status, self.job_id, self.jobs_run)
+            with self._file_lock:  # read and write under one lock, so an older status never lands last
+                self.heartbeat.write(self.status, self.job_id, self.jobs_run)
         except OSError as exc:  # a full disk must not stop the pings; the next round retries
             log.warning("cannot write the heartbeat file %s: %s", self.heartbeat.path, exc)
 
