@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Callable, Mapping
 
+from ttvd.errors import NoSpaceError
 from ttvd.heartbeat import Heartbeat
 
 log = logging.getLogger(__name__)
@@ -217,7 +218,7 @@ class Monitor:
         try:
             with self._file_lock:  # read and write under one lock, so an older status never lands last
                 self.heartbeat.write(self.status, self.job_id, self.jobs_run)
-        except OSError as exc:  # a full disk must not stop the pings; the next round retries
+        except (OSError, NoSpaceError) as exc:  # a full disk must not stop the daemon; the next round retries
             log.warning("cannot write the heartbeat file %s: %s", self.heartbeat.path, exc)
 
     def _set_status(self, status: str, *extra: str) -> None:
