@@ -31,16 +31,6 @@ MAX_WATCHER_RESTARTS = 3  # a file watcher that dies more often than this ends t
 LOW_SPACE_BYTES = 1024 * 1024  # a job that fails with less free space than this waits for space instead
 
 
-def _caused_by(exc: BaseException | None, kind: type[BaseException]) -> bool:
-    for _ in range(10):
-        if exc is None:
-            return False
-        if isinstance(exc, kind):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
-
-
 class StateReporter:
     """Turns pipeline events into state-file rewrites and log lines, one per step."""
 
@@ -189,7 +179,7 @@ class Daemon:
         """File a job that raised: dropped if its claim was lost, requeued if stopped or out of space."""
         if claim.lost.is_set():
             claim.abandon()
-        elif cancelled or _caused_by(exc, Cancelled):  # a stage may wrap the Cancelled it raised
+        elif cancelled or isinstance(exc, Cancelled):  # the pipeline raises Cancelled unwrapped
             self._release(claim, state, reporter, str(exc))
         elif self._out_of_space(exc):
             self._wait_for_space(claim, state, reporter)
