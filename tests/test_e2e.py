@@ -146,3 +146,15 @@ def test_files_present_at_start_and_moved_in_become_jobs(start, home, tmp_path):
     assert sorted(s.origin for s in done) == ["before.txt", "moved.txt"]
     assert all(s.status.value == "completed" for s in done)
     assert sorted(p.read_text()[:9] for p in (home / "watch" / "processed").iterdir()) == ["This file", "This file"]
+
+
+def test_burst_drains_and_exits_beside_entries_it_skips(home, tmp_path):
+    spool = Spool(home).ensure()
+    (home / "watch" / "folder.txt").mkdir()
+    (home / "watch" / "story.txt").write_text("A burst run takes this file and stops.")
+    run = subprocess.run([sys.executable, "-m", "ttvd", "daemon", "--burst"], env=process_env(home),
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    [state] = list(spool.states())
+    assert state.origin == "story.txt" and state.status.value == "completed"
+    assert "skipping 'folder.txt'" in run.stderr

@@ -90,3 +90,14 @@ def test_hostile_names_and_non_files_are_handled(spool):
     [job_id] = watch.scan()
     assert spool.read_state(job_id).origin == "new?line ünï.txt"
     assert (spool.watch / "dir.txt").is_dir() and (spool.watch / "link.txt").is_symlink()
+
+
+def test_entries_that_are_not_files_are_never_pending(spool):
+    clock = Clock()
+    watch = folder(spool, clock)
+    (spool.watch / "dir.txt").mkdir()
+    os.symlink("/etc/hostname", spool.watch / "link.txt")
+    for _ in range(3):
+        watch.scan()
+        clock.now += 2
+    assert watch.pending() == 0  # so `ttvd daemon --burst` can finish

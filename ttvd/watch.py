@@ -46,6 +46,7 @@ class WatchFolder:
         self.validate = validate
         self.clock = clock
         self._seen: dict[str, _Seen] = {}
+        self._skipped: set[str] = set()  # entries that are not regular files, logged once, never pending
         self._lock = threading.Lock()
         for sub in ("processed", "failed"):
             (self.folder / sub).mkdir(parents=True, exist_ok=True)
@@ -73,9 +74,11 @@ class WatchFolder:
             for name in list(self._seen):
                 if name not in names:
                     del self._seen[name]
+            self._skipped &= names
         return submitted
 
     def pending(self) -> int:
+        """How many files are seen but not yet taken (still settling or being written)."""
         with self._lock:
             return len(self._seen)
 
@@ -93,7 +96,7 @@ class WatchFolder:
         except FileNotFoundError:
             return None
         if not stat.S_ISREG(info.st_mode):
-            self._skip_once(entry.name, now, "it is not a regular file")
+            self._skip_once(entry.name, "it is not a regular file")
             return None
         with self._lock:
             seen = self._seen.get(entry.name)
@@ -107,11 +110,11 @@ class WatchFolder:
             del self._seen[entry.name]
         return self._take(entry.name)
 
-    def _skip_once(self, name: str, now: float, reason: str) -> None:
+    def _skip_once(self, name: str, reason: str) -> None:
         with self._lock:
-            if name not in self._seen:
+            if name not in self._skipped:
                 log.warning("watch folder: skipping %r: %s", name, reason)
-                self._seen[name] = _Seen(-2, -2, now)
+                self._skipped.add(name)
 
     def _take(self, name: str) -> str | None:
         path = self.folder / name
