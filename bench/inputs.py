@@ -53,7 +53,7 @@ def timeline(cache: Path, duration: float, width: int, height: int, fps: int,
         kind = ("generated", "video", "image")[index % 3]
         if kind == "generated":
             clips.append(Clip(start, end, kind, params={"type": "radial", "colours": PALETTE,
-                                                        "speed": 0.015, "seed": 7 + index}))
+                                                        "speed": 0.45, "seed": 7 + index}))
         elif kind == "video":
             in_point = (index * 7.3) % (FOOTAGE_SECONDS - CLIP_SECONDS - 1)
             clips.append(Clip(start, end, kind, str(media["footage"]), in_point=round(in_point, 3)))

@@ -47,7 +47,7 @@ def sources(tmp_path_factory) -> dict[str, Path]:
 
 def tiny_timeline(sources: dict[str, Path], duration: float = 4.0, **encoder) -> Timeline:
     font_file, font_name = find_font()
-    clips = [Clip(0.0, 1.4, "generated", params={"type": "radial", "colours": DARK, "speed": 0.02, "seed": 3}),
+    clips = [Clip(0.0, 1.4, "generated", params={"type": "radial", "colours": DARK, "speed": 0.6, "seed": 3}),
              Clip(1.4, 2.6, "image", str(sources["still"]), params={"seed": 1}),
              Clip(2.6, duration, "video", str(sources["video"]), in_point=0.5)]
     captions = [_caption(*CAPTIONS[0], "HELLO BIG WORLD"), _caption(*CAPTIONS[1], "SECOND LINE HERE")]
@@ -107,6 +107,27 @@ def test_still_pans_slowly(rendered, name):
     top = slice(0, 150)  # above the captions
     difference = np.abs(first[top].astype(int) - later[top].astype(int)).mean()
     assert 0.2 < difference < 20, difference
+
+
+def test_generated_backgrounds_of_many_jobs_all_move_and_fill_the_frame(sources, tmp_path):
+    """Sixteen jobs' first backgrounds: each changes within a second and has no large flat area."""
+    from ttvd.pipeline.footage import generated_clip
+
+    seconds = 1.2
+    clips = [generated_clip(f"{index:032x}", 0, index * seconds, (index + 1) * seconds) for index in range(16)]
+    duration = len(clips) * seconds
+    audio = tmp_path / "silence.wav"
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    f"anullsrc=r=22050:cl=mono:d={duration}", str(audio)], check=True)
+    style = Style(*find_font(), 20, max_line_chars=14, margin_v=60)
+    timeline = Timeline(str(audio), duration, W, H, FPS, clips, [], style, encoder={"preset": "ultrafast", "crf": 18})
+    output = tmp_path / "backgrounds.mp4"
+    render.engine("ffmpeg")(timeline, output, tmp_path)
+    for clip in clips:
+        first, later = (frame_at(output, clip.start + offset).astype(int) for offset in (0.1, 1.1))
+        assert np.abs(first - later).mean() > 0.5, f"still background: {clip.params}"
+        quarters = [first[:H // 4], first[H // 4:H // 2], first[H // 2:3 * H // 4], first[3 * H // 4:]]
+        assert min(q.std() for q in quarters) > 1.0, f"flat quarter: {clip.params}"
 
 
 def test_engines_show_the_same_footage(rendered):

@@ -1,9 +1,10 @@
 """Footage stage: background clips for every passage, covering the narration with no gaps.
 
 Sources are tried in turn for each passage (the user's media folder, then Pexels when chosen);
-whatever they leave uncovered gets a generated motion background. Offline, without a media folder, each passage gets a generated motion background: a slowly turning colour gradient whose
-shape, palette and motion are drawn from a seed made of the job id and the passage index, so a
-job always renders the same video and neighbouring passages look different.
+whatever they leave uncovered gets a generated motion background. Offline, without a media folder,
+each passage gets a generated motion background: a slowly turning colour gradient whose shape,
+palette and motion are drawn from a seed made of the job id and the passage index, so a job always
+renders the same video and neighbouring passages look different.
 """
 from __future__ import annotations
 
@@ -33,10 +34,15 @@ PALETTES = (
 )
 
 
-def _points(rng: random.Random) -> list[float]:
-    """Gradient end points as fractions of the frame: opposite edges, random positions along them."""
+def _points(rng: random.Random, kind: str) -> list[float]:
+    """Gradient end points as fractions of the frame: opposite edges, random positions along them.
+
+    A radial or square gradient spans the distance between its points; across the short side of a
+    vertical frame that leaves the far end of the frame one flat colour, so those run top to bottom.
+    """
     a, b = round(rng.uniform(0, 1), 3), round(rng.uniform(0, 1), 3)
-    return [a, 0.0, b, 1.0] if rng.random() < 0.5 else [0.0, a, 1.0, b]
+    vertical = rng.random() < 0.5 or kind in ("radial", "square")
+    return [a, 0.0, b, 1.0] if vertical else [0.0, a, 1.0, b]
 
 
 def generated_clips(passages: list[Passage], job_id: str) -> list[Clip]:
@@ -56,13 +62,14 @@ def generated_clip(job_id: str, index: int, start: float, end: float, previous: 
         palette_index = (palette_index + 1) % len(PALETTES)
     colours = list(PALETTES[palette_index])
     rng.shuffle(colours)
+    kind = GRADIENT_TYPES[rng.randrange(len(GRADIENT_TYPES))]
     params = {
-        "type": GRADIENT_TYPES[rng.randrange(len(GRADIENT_TYPES))],
+        "type": kind,
         "colours": colours[:3],
-        "speed": round(rng.uniform(0.008, 0.025), 4),
+        "speed": round(rng.uniform(0.25, 0.75), 3),  # radians a second: the same motion at any frame rate
         "seed": rng.randrange(2**31),
         # the gradient runs from one edge to the opposite one, so every frame shows its full range
-        "points": _points(rng),
+        "points": _points(rng, kind),
     }
     return Clip(start, end, "generated", params=params)
 

@@ -137,8 +137,13 @@ def _source(clip: Clip, timeline: Timeline, frames: int) -> str:
         width = _even(timeline.width / GENERATED_SCALE)
         height = _even(timeline.height / GENERATED_SCALE)
         colours = ":".join(f"c{i}={c}" for i, c in enumerate(p["colours"]))
+        # without end points the filter draws random ones, often close together: large flat areas
+        x0, y0, x1, y1 = p.get("points", (0.0, 0.0, 1.0, 1.0))
+        points = (f"x0={round(x0 * (width - 1))}:y0={round(y0 * (height - 1))}"
+                  f":x1={round(x1 * (width - 1))}:y1={round(y1 * (height - 1))}")
+        speed = p["speed"] / timeline.fps  # radians a second -> radians a frame, the filter's unit
         return (f"gradients=s={width}x{height}:r={timeline.fps}:d={(frames + 1) / timeline.fps:.6f}:{colours}"
-                f":n={len(p['colours'])}:speed={p['speed']}:seed={p['seed']}:type={p['type']}")
+                f":n={len(p['colours'])}:speed={speed:.6f}:seed={p['seed']}:type={p['type']}:{points}")
     movie = f"movie=filename={escape_filter_value(clip.source)}:dec_threads={DECODER_THREADS}"
     if clip.kind == "image" or clip.in_point <= 0:
         return movie  # a still is one frame, decoded once; _pan loops it

@@ -101,7 +101,7 @@ def _gradient(clip: Clip, timeline: Timeline, duration: float) -> VideoClip:
     phase = (p.get("seed", 0) % 628) / 100
 
     def frame(t: float) -> np.ndarray:
-        angle = phase + p.get("speed", 0.01) * t * timeline.fps
+        angle = phase + p.get("speed", 0.3) * t  # radians a second
         if p.get("type") == "linear":
             place = xs * np.cos(angle) + ys * np.sin(angle) + 0.5
         else:
