@@ -157,13 +157,18 @@ def wait_for(predicate, timeout: float, proc: Proc | None = None, interval: floa
 
 
 def frame_at(video: Path, seconds: float):
-    """The decoded RGB frame at ``seconds`` as a numpy array (height, width, 3)."""
+    """The decoded RGB frame at ``seconds`` as a numpy array (height, width, 3).
+
+    The frame comes out as a lossless PNG, which carries its own size: no probe of the whole video.
+    """
+    import io
+
     import numpy as np
+    from PIL import Image
 
-    from ttvd.media import ffmpeg_exe, probe
+    from ttvd.media import ffmpeg_exe
 
-    info = probe(video)
-    raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-ss", f"{seconds:.3f}", "-i", str(video),
-                          "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+    png = subprocess.run([ffmpeg_exe(), "-v", "error", "-ss", f"{seconds:.3f}", "-i", str(video),
+                          "-frames:v", "1", "-f", "image2pipe", "-c:v", "png", "-pix_fmt", "rgb24", "-"],
                          capture_output=True, check=True).stdout
-    return np.frombuffer(raw, dtype=np.uint8).reshape(info.height, info.width, 3)
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))

@@ -14,6 +14,8 @@ from ttvd.media import ffmpeg_exe, probe
 from ttvd.render.fonts import find_font
 from ttvd.timeline import Caption, Clip, Style, Timeline, Word
 
+from conftest import frame_at
+
 W, H, FPS = 180, 320, 10
 DARK = ["0x0b132b", "0x1c2541", "0x3a506b"]
 ENGINES = ["ffmpeg", "moviepy"]
@@ -54,13 +56,6 @@ def tiny_timeline(sources: dict[str, Path], duration: float = 4.0, **encoder) ->
     style = Style(font_file, font_name, 20, max_line_chars=14, margin_v=60)
     return Timeline(str(sources["audio"]), duration, W, H, FPS, clips, captions, style,
                     encoder={"preset": "ultrafast", "crf": 23, **encoder})
-
-
-def frame_at(video: Path, seconds: float) -> np.ndarray:
-    raw = subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-ss", f"{seconds}", "-i", str(video),
-                          "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
-                         capture_output=True, check=True).stdout
-    return np.frombuffer(raw, np.uint8).reshape(H, W, 3)
 
 
 def caption_pixels(frame: np.ndarray) -> int:
