@@ -192,3 +192,14 @@ def load(env: Mapping[str, str] | None = None, **overrides: str) -> Settings:
 
 def describe(name: str) -> Setting:
     return _BY_NAME[name]
+
+
+def markdown_table() -> str:
+    """The settings as the Markdown table of ``docs/settings.md`` (``python -m ttvd.config`` prints it)."""
+    rows = ["| name | default | meaning |", "|---|---|---|"]
+    rows += [f"| `{s.name}` | `{s.default}` | {s.help} |" for s in SETTINGS]
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown_table(), end="")
