@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test test-quick check docs bench clean
 
 $(BIN)/ttvd: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,17 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+test-quick: setup  # the developer's loop: no fault injection, no stand-in servers, no real processes
+	$(BIN)/python -m pytest -q -m "not faults and not slow and not online"
+
+check: setup  # linters and the type checker; clean before every commit
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,dev]'
+	$(BIN)/ruff check ttvd tests bench
+	$(BIN)/mypy
+
+docs: setup  # regenerate the settings table of docs/settings.md from ttvd/config.py
+	$(BIN)/python -m ttvd.config --update docs/settings.md
 
 bench: setup  # by hand, not in CI: 30/60/180 s at 1080x1920, each engine against the encode floor
 	$(BIN)/python -m bench

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from bench import inputs
 from bench.measure import Sample, measure
-from ttvd.config import ASPECTS
 from ttvd.media import ffmpeg_exe, probe
+from ttvd.options import ASPECTS
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"

@@ -8,9 +8,10 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from ttvd import config
 from ttvd.media import ffmpeg_exe
-from ttvd.render.fonts import find_font
-from ttvd.timeline import Caption, Clip, Style, Timeline, Word
+from ttvd.pipeline.plan import caption_style
+from ttvd.timeline import Caption, Clip, Timeline, Word
 
 CLIP_SECONDS = 10.0
 CAPTION_SECONDS = 3.0
@@ -61,7 +62,7 @@ def timeline(cache: Path, duration: float, width: int, height: int, fps: int,
             clips.append(Clip(start, end, kind, str(media["still"]), params={"seed": index}))
         start, index = end, index + 1
     return Timeline(str(audio(cache, duration)), duration, width, height, fps, clips,
-                    _captions(duration), _style(width, height),
+                    _captions(duration), caption_style(config.load({}), width, height),
                     encoder={"preset": preset, "crf": crf})
 
 
@@ -79,13 +80,6 @@ def _captions(duration: float) -> list[Caption]:
                                 words))
         start, index = start + CAPTION_SECONDS, index + 1
     return captions
-
-
-def _style(width: int, height: int) -> Style:
-    font_file, font_name = find_font()
-    size = round(min(width, height) * 0.068)
-    return Style(font_file, font_name, size, max_line_chars=max(8, int(width * 0.86 / (size * 0.62))),
-                 margin_v=round(height * 0.22))
 
 
 def _ffmpeg(args: list[str]) -> None:

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from ttvd import backends, config
-from ttvd.backends.service import KeyRejected, RetryPolicy, Retryable, ServiceError, ServiceUnavailable, classify, scrub
+from ttvd import backends, config, options
+from ttvd.backends.service import RetryPolicy, Retryable, classify, scrub
+from ttvd.errors import KeyRejected, ServiceError, ServiceUnavailable
 from ttvd.errors import ConfigError
 
 
@@ -35,11 +36,11 @@ def test_job_options_win_over_settings():
     assert backends.choose("speech", config.load({}), {"speech": "openai"}).reason == "the job's options ask for openai"
 
 
-@pytest.mark.parametrize("options,message", [({"speech": "polly"}, "speech"), ({"voice": "x"}, "Unknown option"),
-                                             ({"footage": 3}, "string"), ("fast", "object")])
-def test_bad_options_are_refused(options, message):
+@pytest.mark.parametrize("asked,message", [({"speech": "polly"}, "speech"), ({"voice": "x"}, "Unknown option"),
+                                           ({"footage": 3}, "footage"), ("fast", "object")])
+def test_bad_options_are_refused(asked, message):
     with pytest.raises(ConfigError, match=message):
-        backends.validate_options(options)
+        options.validate(asked)
 
 
 def test_bad_backend_setting_is_refused_at_start():
@@ -95,7 +96,7 @@ def test_statuses_map_to_errors_a_user_can_act_on():
 
 
 def test_render_options_pass_through_the_same_check():
-    assert backends.validate_options({"speech": "openai", "height": "640", "engine": "ffmpeg"}) == {
+    assert options.validate({"speech": "openai", "height": "640", "engine": "ffmpeg"}) == {
         "speech": "openai", "height": 640, "engine": "ffmpeg"}
     with pytest.raises(ConfigError, match="height"):
-        backends.validate_options({"height": 321})
+        options.validate({"height": 321})

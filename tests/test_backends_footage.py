@@ -2,17 +2,17 @@
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 
 from ttvd import pipeline
+from ttvd.pipeline.plan import resolve
 from ttvd.backends.pexels import pick_file
 from ttvd.errors import StageError
-from ttvd.media import ffmpeg_exe
 from ttvd.pipeline.footage import plan_footage
 from ttvd.timeline import Passage
 
+from helpers import frame_at, make_image, make_video
 from standins import PEXELS_KEY
 from standins.fixtures import files_containing, footage_files, make_job, online_env, pexels_standin  # noqa: F401
 
@@ -26,7 +26,7 @@ def _files(*sizes):
 
 
 def _footage(job, passages=PASSAGES):
-    return pipeline._footage(job, passages)
+    return pipeline._footage(job, resolve(job.settings, job.options), passages)
 
 
 def _covered(clips, passages=PASSAGES):
@@ -56,12 +56,12 @@ def test_pick_file_prefers_the_output_orientation_and_never_upscales_when_it_can
 
 # -- Pexels over HTTP ------------------------------------------------------------------------------------
 
-def test_pexels_clips_portrait_files_no_repeats_credits_recorded(home, pexels_standin):
+def test_pexels_clips_portrait_files_credits_recorded(home, pexels_standin):
     job = make_job(home, "x", online_env(pexels=pexels_standin))
     clips = _footage(job)
     assert _covered(clips) and all(c.kind == "video" and c.params["source"] == "pexels" for c in clips)
     ids = [c.params["id"] for c in clips]
-    assert ids == [1001, 1003, 1005, 1004] and len(set(ids)) == len(ids)
+    assert ids == [1001, 1003, 1005, 1004]  # no repeats within a job: test_contract_footage.py
     sizes = [(c.params["width"], c.params["height"]) for c in clips]
     assert sizes == [(180, 320), (180, 320), (640, 360), (180, 320)]  # the desert exists only in landscape
     searches = pexels_standin.requests("search")
@@ -144,23 +144,13 @@ def test_download_failures_and_size_cap_skip_to_the_next_video(home, pexels_stan
 
 # -- the media folder ------------------------------------------------------------------------------------
 
-def _make_video(path, seconds, colour="0x336699"):
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", f"color=c={colour}:s=64x112:r=10:d={seconds}",
-                    "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path)], check=True)
-
-
-def _make_image(path):
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", "color=c=red:s=64x64", "-frames:v", "1",
-                    str(path)], check=True)
-
-
 def test_media_folder_matches_names_and_tags_and_fills_the_rest(home, tmp_path):
     media = tmp_path / "media"
     media.mkdir()
-    _make_video(media / "Ocean-Waves.mp4", 1.5)
-    _make_video(media / "clip7.mp4", 5)
+    make_video(media / "Ocean-Waves.mp4", 1.5)
+    make_video(media / "clip7.mp4", 5)
     (media / "clip7.tags").write_text("woodland, Forest\n")
-    _make_image(media / "desert_dunes.jpg")
+    make_image(media / "desert_dunes.jpg")
     (media / "notes.txt").write_text("not media")
     job = make_job(home, "x", {"TTVD_MEDIA_DIR": str(media)})
     clips = _footage(job)
@@ -176,7 +166,7 @@ def test_media_folder_matches_names_and_tags_and_fills_the_rest(home, tmp_path):
 def test_media_folder_comes_before_pexels(home, tmp_path, pexels_standin):
     media = tmp_path / "media"
     media.mkdir()
-    _make_video(media / "city.mp4", 4)
+    make_video(media / "city.mp4", 4)
     job = make_job(home, "x", online_env(pexels=pexels_standin, TTVD_MEDIA_DIR=str(media)))
     clips = _footage(job)
     assert [c.params.get("source") for c in clips] == ["pexels", "pexels", "pexels", "media"]
@@ -200,13 +190,12 @@ def test_no_key_reaches_any_file(home, pexels_standin):
     assert json.dumps([c.params for c in _footage(job, PASSAGES[:1])]).find(PEXELS_KEY) == -1
 
 
+@pytest.mark.slow
 def test_offline_job_renders_the_media_folder_stills_and_clips(home, tmp_path):
-    from conftest import frame_at
-
     media = tmp_path / "media"
     media.mkdir()
-    _make_image(media / "old-lighthouse.jpg")
-    _make_video(media / "boats.mp4", 8, colour="0x2040c0")
+    make_image(media / "old-lighthouse.jpg")
+    make_video(media / "boats.mp4", 8, colour="0x2040c0")
     text = ("The old lighthouse stood on the rocks for a hundred years. "
             "Down below, the boats rocked gently in the harbour at night.")
     job = make_job(home, text, {"TTVD_MEDIA_DIR": str(media)})

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from ttvd import pipeline
+from ttvd.pipeline.plan import resolve
 from ttvd.backends.align import align, normalise
 from ttvd.backends.openai_queries import InvalidAnswer, parse
 from ttvd.backends.openai_speech import split_text
@@ -72,15 +73,14 @@ def test_query_answers_are_checked_against_the_schema():
 def test_speech_long_text_is_split_and_joined_without_clicks(home, openai_standin):
     job = make_job(home, STORY, online_env(openai_standin, OPENAI_SPEECH_MAX_CHARS="70", TTVD_CAPTIONS="speech",
                                            TTVD_QUERIES="keywords", **_offline_footage()))
-    speech = pipeline._speech(job)
+    speech = pipeline._speech(job, resolve(job.settings, job.options))
     inputs = openai_standin.log()["extra"]["speech_inputs"]
     assert len(inputs) >= 3 and all(len(i) <= 70 for i in inputs)
     assert " ".join(inputs).split() == STORY.split()
-    assert speech.engine == "openai" and [w.text for w in speech.words] == STORY.split()
+    assert speech.engine == "openai"  # its audio, duration and words: test_contract_speech.py
     with wave.open(speech.audio) as audio:
         samples = np.frombuffer(audio.readframes(audio.getnframes()), dtype="<i2").astype(np.int32)
         rate = audio.getframerate()
-    assert speech.duration == pytest.approx(len(samples) / rate, abs=0.01)
     # every join is a fade into silence: no jump between neighbouring samples near the joins
     for word, following in zip(speech.words, speech.words[1:]):
         if following.start - word.end > 0.2:
@@ -89,6 +89,7 @@ def test_speech_long_text_is_split_and_joined_without_clicks(home, openai_standi
     assert all(r["authorised"] for r in openai_standin.requests("speech"))
 
 
+@pytest.mark.slow
 def test_whole_job_uses_openai_for_speech_timing_and_queries(home, openai_standin):
     job = make_job(home, STORY, online_env(openai_standin, **_offline_footage()))
     pipeline.run(job)
@@ -109,25 +110,27 @@ def test_whole_job_uses_openai_for_speech_timing_and_queries(home, openai_standi
     assert not files_containing(home, OPENAI_KEY.encode())
 
 
+@pytest.mark.online
 def test_invalid_chat_answer_is_corrected_within_bounds(home):
     from standins import start_openai
     server = start_openai(home.parent, invalid=1)
     try:
         job = make_job(home, STORY, online_env(server, TTVD_SPEECH="espeak", **_offline_footage()))
-        passages = pipeline._queries(job, pipeline._speech(job), pipeline._captions(job, pipeline._speech(job)))
+        passages = pipeline._queries(job, resolve(job.settings, job.options), pipeline._speech(job, resolve(job.settings, job.options)), pipeline._captions(job, resolve(job.settings, job.options), pipeline._speech(job, resolve(job.settings, job.options))))
         assert len(server.requests("chat")) == 2
         assert all(p.queries and p.queries[0] == "misty abstract mood" for p in passages)
     finally:
         server.stop()
 
 
+@pytest.mark.online
 def test_always_invalid_chat_answer_falls_back_to_keywords(home):
     from standins import start_openai
     server = start_openai(home.parent, invalid=99)
     try:
         job = make_job(home, STORY, online_env(server, TTVD_SPEECH="espeak", **_offline_footage()))
-        speech = pipeline._speech(job)
-        passages = pipeline._queries(job, speech, pipeline._captions(job, speech))
+        speech = pipeline._speech(job, resolve(job.settings, job.options))
+        passages = pipeline._queries(job, resolve(job.settings, job.options), speech, pipeline._captions(job, resolve(job.settings, job.options), speech))
         assert len(server.requests("chat")) == 3  # one call and two corrections, never more
         assert "using keywords instead" in job.reporter.text()
         assert all(p.queries and "misty abstract mood" not in p.queries for p in passages)
@@ -151,7 +154,7 @@ def test_rejected_key_fails_the_job_at_that_stage(home, openai_standin, stage, r
 def test_rate_limit_is_retried_then_succeeds(home, openai_standin):
     openai_standin.faults(speech={"status": 429, "times": 2, "retry_after": "0"})
     job = make_job(home, "A short line to say.", online_env(openai_standin, TTVD_CAPTIONS="speech"))
-    speech = pipeline._speech(job)
+    speech = pipeline._speech(job, resolve(job.settings, job.options))
     assert speech.engine == "openai"
     assert len(openai_standin.requests("speech")) == 3
 
@@ -161,7 +164,7 @@ def test_rate_limit_is_retried_then_succeeds(home, openai_standin):
 def test_service_down_falls_back_to_espeak_with_a_log_line(home, openai_standin, fault):
     openai_standin.faults(speech=fault)
     job = make_job(home, "A short line to say.", online_env(openai_standin, TTVD_HTTP_TIMEOUT="0.5"))
-    speech = pipeline._speech(job)
+    speech = pipeline._speech(job, resolve(job.settings, job.options))
     assert speech.engine == "espeak"
     assert len(openai_standin.requests("speech")) == 3  # the first try and TTVD_HTTP_RETRIES=2 retries
     assert "OpenAI speech failed after 3 attempts" in job.reporter.text()
@@ -173,7 +176,7 @@ def test_service_down_falls_back_to_espeak_with_a_log_line(home, openai_standin,
 def test_transcription_down_falls_back_to_estimated_times(home, openai_standin):
     openai_standin.faults(transcribe={"status": 500, "times": -1})
     job = make_job(home, STORY, online_env(openai_standin))
-    speech = pipeline._speech(job)
-    captions = pipeline._captions(job, speech)
+    speech = pipeline._speech(job, resolve(job.settings, job.options))
+    captions = pipeline._captions(job, resolve(job.settings, job.options), speech)
     assert " ".join(c.text for c in captions) == " ".join(STORY.split())
     assert "using speech instead" in job.reporter.text()

@@ -1,4 +1,5 @@
 """The daemon in-process, stepped: real pipeline, tiny output, real files."""
+import itertools
 import wave
 
 import numpy as np
@@ -9,7 +10,7 @@ from ttvd.job import JobStatus
 from ttvd.media import probe
 from ttvd.timeline import Caption
 
-from conftest import frame_at
+from helpers import frame_at
 
 TEXT = "The keeper climbed the stairs. She lit the lamp, and the light swept across the sea."
 
@@ -21,6 +22,7 @@ def drain(daemon: Daemon, limit: int = 20) -> int:
     raise AssertionError("the daemon never ran out of work")
 
 
+@pytest.mark.slow
 def test_a_queued_job_becomes_a_captioned_video(settings, spool):
     job_id = spool.submit(TEXT, "api").job_id
     assert drain(Daemon(settings, spool)) == 1
@@ -35,24 +37,25 @@ def test_a_queued_job_becomes_a_captioned_video(settings, spool):
                 "Background video fetching completed", "Starting video rendering...", "Video rendering completed",
                 "Video generation completed"]
     assert [line for line in state.logs if line in expected] == expected
-    assert (spool.dir("done") / f"{job_id}.json").exists() and spool.active_ids() == []
+    assert (spool.home.queue("done") / f"{job_id}.json").exists() and spool.active_ids() == []
 
-    video = spool.home / state.output_file
-    with wave.open(str(spool.audio_path(job_id))) as wav:
+    video = spool.home.root / state.output_file
+    with wave.open(str(spool.home.job(job_id).audio)) as wav:
         narration = wav.getnframes() / wav.getframerate()
     info = probe(video)
     assert (info.video_codec, info.pix_fmt, info.audio_codec) == ("h264", "yuv420p", "aac")
     assert (info.width, info.height, info.fps) == (180, 320, 10)
     assert abs(info.frames / 10 - narration) <= 0.1  # within one frame of the narration
-    assert not list(spool.output.glob(".*.part"))
+    assert not list(spool.home.output.glob(".*.part"))
 
 
+@pytest.mark.slow
 def test_captions_are_burned_in_while_words_are_spoken(settings, spool):
     job_id = spool.submit(TEXT, "api").job_id
     drain(Daemon(settings, spool))
-    video = spool.output_path(job_id)
+    video = spool.home.job(job_id).video
     import json
-    captions = [Caption.from_dict(c) for c in json.loads((spool.work_dir(job_id) / "captions.json").read_text())]
+    captions = [Caption.from_dict(c) for c in json.loads((spool.home.job(job_id).work / "captions.json").read_text())]
     band = slice(int(320 * 0.45), int(320 * 0.85))  # where two lines of captions sit
     for caption in captions:
         middle = (caption.start + caption.end) / 2
@@ -75,30 +78,33 @@ def test_stage_failure_fails_the_job_with_the_stage_named(settings, spool):
     state = spool.read_state(job_id)
     assert state.status is JobStatus.FAILED and state.stage == "speech"
     assert "no voice" in state.error and state.message.startswith("Failed at speech")
-    assert (spool.dir("failed") / f"{job_id}.json").exists()
+    assert (spool.home.queue("failed") / f"{job_id}.json").exists()
 
 
+@pytest.mark.slow
 def test_a_restarted_job_resumes_from_cached_stages(settings, spool):
     job_id = spool.submit(TEXT, "api").job_id
     drain(Daemon(settings, spool))
-    first = spool.output_path(job_id).read_bytes()
+    first = spool.home.job(job_id).video.read_bytes()
     # Run it again as if the daemon had died after the footage stage.
-    (spool.dir("done") / f"{job_id}.json").rename(spool.dir("incoming") / f"{job_id}.json")
-    (spool.work_dir(job_id) / "render.json").unlink()
-    spool.output_path(job_id).unlink()
+    (spool.home.queue("done") / f"{job_id}.json").rename(spool.home.queue("incoming") / f"{job_id}.json")
+    (spool.home.job(job_id).work / "render.json").unlink()
+    spool.home.job(job_id).video.unlink()
     drain(Daemon(settings, spool))
     state = spool.read_state(job_id)
     assert state.status is JobStatus.COMPLETED and state.attempts == 2
     assert "Reusing the speech result of an earlier attempt" in state.logs
     assert "Reusing the footage result of an earlier attempt" in state.logs
-    assert spool.output_path(job_id).stat().st_size == pytest.approx(len(first), rel=0.05)
+    assert spool.home.job(job_id).video.stat().st_size == pytest.approx(len(first), rel=0.05)
 
 
+@pytest.mark.slow
 def test_watch_folder_files_become_jobs(settings, spool):
-    (spool.watch / "tale.txt").write_text("A short tale, told in the watch folder.")
-    daemon = Daemon(settings.replace(watch_settle_seconds=0.0001), spool)
+    (spool.home.watch / "tale.txt").write_text("A short tale, told in the watch folder.")
+    ticks = itertools.count(0.0, 0.25)  # time is injected: each look at the clock is a quarter second later
+    daemon = Daemon(settings, spool, clock=lambda: next(ticks))
     drain(daemon)  # first sight
     drain(daemon)
     [state] = list(spool.states())
     assert state.source == "watch" and state.status is JobStatus.COMPLETED
-    assert spool.output_path(state.job_id).exists()
+    assert spool.home.job(state.job_id).video.exists()

@@ -26,7 +26,7 @@ def relative_targets(text: str) -> list[str]:
 
 def test_settings_table_is_generated():
     assert settings_block() == markdown_table(), (
-        "docs/settings.md is out of date: run `python -m ttvd.config` and put its output between the markers")
+        "docs/settings.md is out of date: run `make docs`")
 
 
 def test_every_setting_on_the_settings_page():

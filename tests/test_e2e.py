@@ -4,10 +4,14 @@ import sys
 import time
 import wave
 
+import pytest
+
 from ttvd.media import probe
 from ttvd.spool import Spool
 
-from conftest import process_env, wait_for
+from helpers import process_env, serve_on, wait_for
+
+pytestmark = pytest.mark.slow  # every test here runs real `ttvd` processes
 
 STORY = "The old clock in the square stopped at noon. Nobody noticed, until the birds began to wait."
 
@@ -51,22 +55,11 @@ def test_http_job_through_daemon_then_both_restart(server, start, home, tmp_path
     assert daemon.stop() == 0
     assert server.proc.stop() == 0
     # Both come back and read the same state from disk.
-    from conftest import Http, free_port
-    port = free_port()
-    server2 = start(["serve", "--port", str(port)], home)
-    client = Http(f"http://127.0.0.1:{port}")
-    wait_for(lambda: _ok(client), 20, server2)
+    client = serve_on(start, home)
     start(["daemon"], home)
     assert client.json("GET", f"/api/v1/status/{job_id}") == (200, final)
     assert client.json("GET", "/api/v1/jobs") == (200, jobs_before)
     assert client.request("GET", f"/api/v1/download/{job_id}")[2] == video
-
-
-def _ok(client):
-    try:
-        return client.request("GET", "/api/v1/jobs", timeout=1)[0] == 200
-    except OSError:
-        return False
 
 
 def test_slowly_written_watch_file_gives_exactly_one_video(start, home):

@@ -1,4 +1,4 @@
-"""sd_notify, the health monitor and heartbeat files; and a real ``ttvd daemon`` talking to a socket we own."""
+"""sd_notify, the health monitor and daemon files; and a real ``ttvd daemon`` talking to a socket we own."""
 from __future__ import annotations
 
 import json
@@ -13,9 +13,10 @@ import uuid
 
 import pytest
 
-from conftest import wait_for
-from ttvd import heartbeat
-from ttvd.heartbeat import Heartbeat
+from helpers import process_env, wait_for
+from ttvd import daemons
+from ttvd.daemons import DaemonFile
+from ttvd.home import Home
 from ttvd.notify import Monitor, Notifier, watchdog_seconds
 
 
@@ -119,7 +120,7 @@ class Recorder(Notifier):
 
 def test_monitor_is_ready_once_after_the_first_scan_and_reports_jobs(home):
     notifier = Recorder()
-    monitor = Monitor(Heartbeat(home), 60, notifier)
+    monitor = Monitor(DaemonFile(Home(home)), 60, notifier)
     monitor.tick(0)
     assert "READY=1" not in notifier.sent
     monitor.scanned()
@@ -134,7 +135,7 @@ def test_monitor_is_ready_once_after_the_first_scan_and_reports_jobs(home):
 
 
 def test_monitor_is_unhealthy_when_stalled_or_the_watcher_died(home):
-    monitor = Monitor(Heartbeat(home), 10, Recorder())
+    monitor = Monitor(DaemonFile(Home(home)), 10, Recorder())
     assert monitor.healthy()
     monitor.last_progress = time.monotonic() - 11
     assert not monitor.healthy()
@@ -146,35 +147,35 @@ def test_monitor_is_unhealthy_when_stalled_or_the_watcher_died(home):
 
 def test_watchdog_pings_only_while_healthy(home):
     notifier = Recorder()
-    monitor = Monitor(Heartbeat(home), 10, notifier, watchdog=0.04)
+    monitor = Monitor(DaemonFile(Home(home)), 10, notifier, watchdog=0.04)
     monitor.start()
     wait_for(lambda: notifier.sent.count("WATCHDOG=1") >= 2, 5)
-    assert monitor.heartbeat.path.exists()
+    assert monitor.daemon_file.path.exists()
     monitor.watcher_alive = lambda: False
     time.sleep(0.1)  # let a ping already under way land
     pings = notifier.sent.count("WATCHDOG=1")
     time.sleep(0.2)  # five ping periods
     assert notifier.sent.count("WATCHDOG=1") == pings
     monitor.stop()
-    assert not monitor.heartbeat.path.exists()
+    assert not monitor.daemon_file.path.exists()
     assert "STOPPING=1" in notifier.sent
 
 
-# -- heartbeat files --------------------------------------------------------------------------------
+# -- daemon files -----------------------------------------------------------------------------------
 
-def test_heartbeats_are_read_with_their_age_and_judged(home):
+def test_daemon_files_are_read_with_their_age_and_judged(home):
     job = "cd" * 16
-    Heartbeat(home).write("Running job", job, 3)
+    DaemonFile(Home(home)).write("Running job", job, 3)
     dead = _dead_pid()
-    Heartbeat(home, host=socket.gethostname(), pid=dead).write("Waiting for jobs", None, 0)
-    Heartbeat(home, host="elsewhere", pid=77).write("Waiting for jobs", None, 1)
-    beats = {(b["host"], b["pid"]): b for b in heartbeat.read_all(home, now=time.time() + 5)}
+    DaemonFile(Home(home), host=socket.gethostname(), pid=dead).write("Waiting for jobs", None, 0)
+    DaemonFile(Home(home), host="elsewhere", pid=77).write("Waiting for jobs", None, 1)
+    beats = {(b["host"], b["pid"]): b for b in daemons.read_all(Home(home), now=time.time() + 5)}
     mine = beats[(socket.gethostname(), os.getpid())]
     assert mine["state"] == "ok" and mine["job_id"] == job and mine["jobs_run"] == 3
     assert 4 <= mine["seconds_since_heartbeat"] <= 7
     assert beats[(socket.gethostname(), dead)]["state"] == "gone"
     assert beats[("elsewhere", 77)]["state"] == "ok"
-    assert heartbeat.read_all(home, now=time.time() + 600)[0]["state"] in ("stale", "gone")
+    assert daemons.read_all(Home(home), now=time.time() + 600)[0]["state"] in ("stale", "gone")
 
 
 def _dead_pid() -> int:
@@ -199,7 +200,7 @@ def test_daemon_process_notifies_ready_watchdog_status_and_stopping(start, home,
     story = tmp_path / "story.txt"
     story.write_text("The lighthouse keeper counted the ships. Then the fog came in.")
     job_id = subprocess.run([sys.executable, "-m", "ttvd", "--home", str(home), "submit", str(story)],
-                            capture_output=True, text=True, check=True, env=_env(home)).stdout.strip()
+                            capture_output=True, text=True, check=True, env=process_env(home)).stdout.strip()
     wait_for(lambda: "STATUS=Waiting for jobs; 1 job(s) run since start" in notify_socket.lines(), 60, daemon)
     assert any(line.startswith(f"STATUS=Running job {job_id}: ") for line in notify_socket.lines())
     beat = wait_for(lambda: [b for b in _daemons(home) if b["jobs_run"] == 1], 5, daemon)[0]
@@ -210,7 +211,7 @@ def test_daemon_process_notifies_ready_watchdog_status_and_stopping(start, home,
     lines = notify_socket.lines()
     assert "STOPPING=1" in lines
     assert lines.index("STOPPING=1") > lines.index("READY=1")
-    assert not _daemons(home), "a cleanly stopped daemon removes its heartbeat file"
+    assert not _daemons(home), "a cleanly stopped daemon removes its daemon file"
 
 
 def test_status_summary_shows_queue_running_jobs_and_daemons(start, home, spool):
@@ -218,7 +219,7 @@ def test_status_summary_shows_queue_running_jobs_and_daemons(start, home, spool)
     wait_for(lambda: _daemons(home), 30, daemon)
     spool.submit("A short text that waits in the queue.", "cli")
     out = subprocess.run([sys.executable, "-m", "ttvd", "status"], capture_output=True, text=True,
-                         check=True, env=_env(home)).stdout
+                         check=True, env=process_env(home)).stdout
     summary = json.loads(out)
     assert set(summary) >= {"queued", "active", "running", "jobs", "daemons"}
     assert summary["daemons"][0]["pid"] == daemon.popen.pid
@@ -227,10 +228,4 @@ def test_status_summary_shows_queue_running_jobs_and_daemons(start, home, spool)
 
 
 def _daemons(home):
-    return heartbeat.read_all(home)
-
-
-def _env(home):
-    from conftest import process_env
-
-    return process_env(home)
+    return daemons.read_all(Home(home))

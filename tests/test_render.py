@@ -10,11 +10,12 @@ import pytest
 from PIL import Image
 
 from ttvd import render
+from ttvd.errors import Cancelled
 from ttvd.media import ffmpeg_exe, probe
 from ttvd.render.fonts import find_font
 from ttvd.timeline import Caption, Clip, Style, Timeline, Word
 
-from conftest import frame_at
+from helpers import frame_at
 
 W, H, FPS = 180, 320, 10
 DARK = ["0x0b132b", "0x1c2541", "0x3a506b"]
@@ -152,7 +153,7 @@ def test_cancel_kills_the_encoder_and_leaves_no_file(sources, tmp_path, name):
 
     cancel_early = threading.Timer(0.05, cancel.set)
     cancel_early.start()
-    with pytest.raises(InterruptedError):
+    with pytest.raises(Cancelled):
         render.engine(name)(timeline, output, tmp_path, on_progress, cancel)
     cancel_early.cancel()
     assert not output.exists()

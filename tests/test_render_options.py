@@ -8,13 +8,15 @@ import threading
 
 import pytest
 
-from ttvd import config, pipeline
+from ttvd import config, options, pipeline
 from ttvd.errors import ConfigError
 from ttvd.media import probe
-from ttvd.render import encoders, options
+from ttvd.pipeline.plan import resolve
+from ttvd.render import encoders
 from ttvd.timeline import Speech
 
-from test_render import ENGINES, caption_pixels, frame_at, tiny_timeline, sources  # noqa: F401  (fixture)
+from helpers import Recorder
+from test_render import ENGINES, tiny_timeline, sources  # noqa: F401  (fixture)
 
 
 def test_valid_options_are_converted():
@@ -24,8 +26,8 @@ def test_valid_options_are_converted():
         "encoder": "h264_nvenc"}
 
 
-def test_other_options_are_left_to_their_owners():
-    assert options.validate({"speech": "openai", "aspect": "1:1"}) == {"aspect": "1:1"}
+def test_backend_and_render_options_are_checked_together():
+    assert options.validate({"speech": "openai", "aspect": "1:1"}) == {"speech": "openai", "aspect": "1:1"}
 
 
 @pytest.mark.parametrize("name, value, expected", [
@@ -49,10 +51,10 @@ def test_invalid_option_names_the_option_and_the_rule(name, value, expected):
 
 
 def test_job_options_override_settings(settings):
-    chosen = options.effective(settings, {"aspect": "16:9", "height": 720})
-    assert chosen["aspect"] == "16:9" and chosen["height"] == 720
-    assert chosen["engine"] == "ffmpeg" and chosen["encoder"] == "libx264" and chosen["fps"] == 10
-    assert options.size("16:9", 720) == (1280, 720) and options.size("1:1", 320) == (320, 320)
+    plan = resolve(settings, {"aspect": "16:9", "height": 720})
+    assert (plan.width, plan.height) == (1280, 720) and plan.settings.aspect == "16:9"
+    assert plan.engine == "ffmpeg" and plan.encoder["codec"] == "libx264" and plan.fps == 10
+    assert options.frame_size("16:9", 720) == (1280, 720) and options.frame_size("1:1", 320) == (320, 320)
 
 
 def test_settings_use_the_same_rules():
@@ -63,15 +65,15 @@ def test_settings_use_the_same_rules():
 
 
 def test_api_side_modules_do_not_import_moviepy():
-    code = ("import sys, ttvd.render.options, ttvd.api, ttvd.backends; "
+    code = ("import sys, ttvd.options, ttvd.api, ttvd.backends; "
             "assert 'moviepy' not in sys.modules and 'ttvd.render.ffmpeg' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_api_refuses_a_bad_render_option(server):
-    status, body = server.json("POST", "/api/v1/generate", {"text": "Hello there.", "options": {"aspect": "4:3"}})
+def test_api_refuses_a_bad_render_option(client):
+    status, body = client.json("POST", "/api/v1/generate", {"text": "Hello there.", "options": {"aspect": "4:3"}})
     assert status == 400 and "aspect" in body["error"] and set(body) == {"error"}
-    status, body = server.json("POST", "/api/v1/generate",
+    status, body = client.json("POST", "/api/v1/generate",
                                {"text": "Hello there.", "options": {"engine": "moviepy", "height": 720}})
     assert status == 202
 
@@ -107,26 +109,15 @@ def test_render_with_unusable_encoder_still_makes_the_video(sources, tmp_path, m
     assert info.video_codec == "h264" and info.frames == 20
 
 
-class _Reporter:
-    def __init__(self):
-        self.lines, self.percents = [], []
-
-    def stage_started(self, stage): pass
-    def stage_finished(self, stage): pass
-    def progress(self, percent): self.percents.append(percent)
-    def log(self, line): self.lines.append(line)
-    def credits(self, entries): pass
-
-
 @pytest.mark.parametrize("name", ENGINES)
 def test_render_stage_follows_the_job_options(settings, sources, tmp_path, name):
     timeline = tiny_timeline(sources, duration=3.0)
-    reporter = _Reporter()
+    reporter = Recorder()
     job = pipeline.Job("0" * 32, "text", settings, tmp_path / "work", tmp_path / "a.wav", tmp_path / "video.mp4",
                        reporter, options={"engine": name, "aspect": "1:1", "height": 240, "fps": 12})
     job.work.mkdir()
     speech = Speech(timeline.audio, 3.0, [w for c in timeline.captions for w in c.words])
-    pipeline._render(job, speech, timeline.captions, timeline.clips)
+    pipeline._render(job, resolve(job.settings, job.options), speech, timeline.captions, timeline.clips)
     info = probe(job.output)
     assert (info.width, info.height, info.fps, info.frames) == (240, 240, 12, 36)
     assert any(f"with the {name} engine" in line for line in reporter.lines)
@@ -140,10 +131,10 @@ def test_render_stage_cancel_leaves_no_video(settings, sources, tmp_path):
 
     timeline = tiny_timeline(sources, duration=4.0)
     job = pipeline.Job("0" * 32, "text", settings, tmp_path / "work", tmp_path / "a.wav", tmp_path / "video.mp4",
-                       _Reporter(), cancel=threading.Event())
+                       Recorder(), cancel=threading.Event())
     job.work.mkdir()
     job.cancel.set()
     speech = Speech(timeline.audio, 4.0, [])
     with pytest.raises(Cancelled):
-        pipeline._render(job, speech, timeline.captions, timeline.clips)
+        pipeline._render(job, resolve(job.settings, job.options), speech, timeline.captions, timeline.clips)
     assert not job.output.exists() and not list(tmp_path.glob(".*.part"))

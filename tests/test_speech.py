@@ -1,22 +1,14 @@
-import wave
-
 import pytest
 
 from ttvd.pipeline.speech import align_words, speak
 from ttvd.timeline import Word
 
 
-def test_speak_writes_a_wav_and_times_every_word(tmp_path):
+def test_espeak_words_start_at_once_and_pause_at_a_sentence_break(tmp_path):
+    """eSpeak NG's own timing; what every speech backend does is checked in test_contract_speech.py."""
     text = "The keeper lit the lamp. Then, at dawn, a boat arrived."
     speech = speak(text, tmp_path / "a.wav", "en-us", 165)
-    with wave.open(str(tmp_path / "a.wav")) as wav:
-        seconds = wav.getnframes() / wav.getframerate()
-        assert wav.getnchannels() == 1 and wav.getsampwidth() == 2
-    assert speech.duration == pytest.approx(seconds)
-    assert " ".join(w.text for w in speech.words) == text
-    starts = [w.start for w in speech.words]
-    assert starts == sorted(starts) and starts[0] < 0.3
-    assert all(w.start < w.end <= speech.duration + 1e-6 for w in speech.words)
+    assert speech.words[0].start < 0.3
     # the sentence break is audible: a pause between "lamp." and "Then,"
     lamp, then = speech.words[4], speech.words[5]
     assert then.start - lamp.end > 0.15

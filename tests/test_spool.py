@@ -2,6 +2,8 @@ import json
 import os
 
 from ttvd.job import JobState, JobStatus
+from ttvd.claim import claim, claim_next
+from ttvd.recovery import recover
 from ttvd.spool import Spool
 
 
@@ -9,46 +11,46 @@ def test_submit_writes_state_then_request_and_nothing_in_tmp(spool):
     state = spool.submit("Hello.", "cli", {"engine": "ffmpeg"})
     assert spool.read_state(state.job_id).status is JobStatus.QUEUED
     assert spool.queued_ids() == [state.job_id]
-    request = json.loads((spool.dir("incoming") / f"{state.job_id}.json").read_text())
+    request = json.loads((spool.home.queue("incoming") / f"{state.job_id}.json").read_text())
     assert request["text"] == "Hello." and request["source"] == "cli" and request["options"] == {"engine": "ffmpeg"}
-    assert list(spool.dir("tmp").iterdir()) == []
+    assert list(spool.home.queue("tmp").iterdir()) == []
 
 
 def test_claims_are_oldest_first_and_exclusive(spool, home):
     first = spool.submit("one", "api").job_id
     second = spool.submit("two", "api").job_id
-    os.utime(spool.dir("incoming") / f"{first}.json", (1, 1))
+    os.utime(spool.home.queue("incoming") / f"{first}.json", (1, 1))
     other = Spool(home)
-    claim = spool.claim_next()
-    assert claim.request.job_id == first
-    assert other.claim(first) is None  # already taken
-    claim2 = other.claim_next()
+    held = claim_next(spool)
+    assert held.request.job_id == first
+    assert claim(other, first) is None  # already taken
+    claim2 = claim_next(other)
     assert claim2.request.job_id == second
-    assert spool.claim_next() is None
-    claim.finish(ok=True)
-    claim2.finish(ok=False)
-    assert (spool.dir("done") / f"{first}.json").exists()
-    assert (spool.dir("failed") / f"{second}.json").exists()
+    assert claim_next(spool) is None
+    held.finish("done")
+    claim2.finish("failed")
+    assert (spool.home.queue("done") / f"{first}.json").exists()
+    assert (spool.home.queue("failed") / f"{second}.json").exists()
     assert spool.active_ids() == []
 
 
 def test_unreadable_request_goes_to_corrupt_and_queue_goes_on(spool):
     bad = spool.submit("x", "api").job_id
-    (spool.dir("incoming") / f"{bad}.json").write_text("{not json")
-    os.utime(spool.dir("incoming") / f"{bad}.json", (1, 1))
+    (spool.home.queue("incoming") / f"{bad}.json").write_text("{not json")
+    os.utime(spool.home.queue("incoming") / f"{bad}.json", (1, 1))
     good = spool.submit("y", "api").job_id
-    assert spool.claim_next().request.job_id == good
-    assert [p.name.split(".")[0] for p in spool.dir("corrupt").iterdir()] == [bad]
+    assert claim_next(spool).request.job_id == good
+    assert [p.name.split(".")[0] for p in spool.home.queue("corrupt").iterdir()] == [bad]
 
 
 def test_recover_requeues_only_claims_whose_owner_is_gone(spool):
     live = spool.submit("live", "api").job_id
     dead = spool.submit("dead", "api").job_id
-    claim = spool.claim(live)
-    (spool.dir("incoming") / f"{dead}.json").rename(spool.dir("active") / f"{dead}.json")  # a crashed owner
-    assert spool.recover() == [dead]
+    held = claim(spool, live)
+    (spool.home.queue("incoming") / f"{dead}.json").rename(spool.home.queue("active") / f"{dead}.json")  # a crashed owner
+    assert recover(spool) == [dead]
     assert spool.queued_ids() == [dead] and spool.active_ids() == [live]
-    claim.release()
+    held.release()
     assert sorted(spool.queued_ids()) == sorted([live, dead])
 
 
@@ -58,13 +60,13 @@ def test_state_files_are_replaced_whole(spool):
         state.progress = progress
         spool.write_state(state)
     assert spool.read_state("a" * 32).progress == 90
-    assert [p.name for p in spool.dir("state").iterdir()] == ["a" * 32 + ".json"]
-    assert list(spool.dir("tmp").iterdir()) == []
+    assert [p.name for p in spool.home.states.iterdir()] == ["a" * 32 + ".json"]
+    assert list(spool.home.queue("tmp").iterdir()) == []
 
 
 def test_invalid_ids_never_reach_the_filesystem(spool):
     assert spool.read_state("../../etc/passwd") is None
-    assert spool.claim("../x") is None
+    assert claim(spool, "../x") is None
     assert spool.read_state("a" * 32) is None
 
 

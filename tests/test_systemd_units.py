@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TINY, Http, free_port, wait_for
+from helpers import PREFIXES, TINY, Http, free_port, wait_for
 from ttvd import config, install
 from test_notify import NotifySocket
 
@@ -65,6 +65,7 @@ def read_env_file(path: Path) -> dict[str, str]:
 
 # -- install-systemd --------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_install_points_units_at_this_installation_and_keeps_the_env_file(installed, tmp_path):
     exe = str(Path(sys.executable).parent / "ttvd")
     for name in install.UNITS:
@@ -119,6 +120,7 @@ def _seconds(value: str) -> float:
 
 # -- systemd-analyze --------------------------------------------------------------------------------
 
+@pytest.mark.slow
 @needs_analyze
 def test_units_verify(installed):
     result = subprocess.run([ANALYZE, "verify", *(str(installed / name) for name in install.UNITS)],
@@ -127,6 +129,7 @@ def test_units_verify(installed):
     assert "ttvd" not in result.stderr, f"warnings about our units:\n{result.stderr}"
 
 
+@pytest.mark.slow
 @needs_analyze
 @pytest.mark.parametrize("name", SERVICES)
 def test_units_score_ok_on_hardening(installed, name, capsys):
@@ -144,7 +147,7 @@ def test_units_score_ok_on_hardening(installed, name, capsys):
 
 def unit_command(unit: Path, home: Path, **overrides: str) -> tuple[list[str], dict[str, str]]:
     """ExecStart and the environment systemd would give it: Environment=, then EnvironmentFile=."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TTVD_", "OPENAI_", "PEXELS_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(PREFIXES)}
     argv = None
     for key, value in directives(unit):
         if key == "Environment":
@@ -158,6 +161,7 @@ def unit_command(unit: Path, home: Path, **overrides: str) -> tuple[list[str], d
     return argv, env
 
 
+@pytest.mark.slow
 def test_unit_commands_start_answer_and_run_a_job(installed, home, tmp_path):
     """Both ExecStart lines, with the example settings file, run against a temporary home."""
     notify = {name: NotifySocket(str(tmp_path / f"{name}.sock")) for name in SERVICES}
@@ -202,12 +206,13 @@ os.execv(sys.argv[1], sys.argv[1:])
 """
 
 
+@pytest.mark.slow
 def test_pipeline_runs_with_write_execute_memory_refused(tmp_path):
     """The kernel's own W^X switch (what MemoryDenyWriteExecute= enforces) with a real render under it:
     eSpeak NG's ctypes callbacks and the ffmpeg child must work without writable+executable memory."""
     story = tmp_path / "story.txt"
     story.write_text("Memory that is written is never executed. The video still renders.")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TTVD_", "OPENAI_", "PEXELS_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(PREFIXES)}
     env.update(TINY)
     result = subprocess.run([sys.executable, "-c", _MDWE_THEN_EXEC, sys.executable, "-m", "ttvd", "render",
                              str(story), "-o", str(tmp_path / "out.mp4")],
@@ -229,11 +234,12 @@ def test_write_execute_memory_is_really_refused_under_the_switch():
 
 # -- logging under the journal ----------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_log_lines_under_the_journal_carry_a_priority_and_no_timestamp(home, tmp_path):
     """With $JOURNAL_STREAM naming our stderr, each line is ``<6>INFO logger: message`` for journald."""
     story = tmp_path / "story.txt"
     story.write_text("One line for the journal.")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TTVD_", "OPENAI_", "PEXELS_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(PREFIXES)}
     for journal in (True, False):
         err = tmp_path / f"stderr-{journal}.log"
         with open(err, "wb") as handle:

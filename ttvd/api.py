@@ -15,10 +15,11 @@ from typing import Any
 
 import bottle
 
-from ttvd.backends import validate_options
+from ttvd import options
 from ttvd.config import Settings
-from ttvd.errors import ConfigError, InputError, NoSpaceError
-from ttvd.job import JobStatus, is_valid_id
+from ttvd.errors import ConfigError, InputError, NoSpaceError, NoText, TextTooLong, TtvdError
+from ttvd.home import NOT_FOUND, UnknownJob
+from ttvd.job import JobState, JobStatus
 from ttvd.notify import Notifier
 from ttvd.spool import Spool
 from ttvd.text import clean_text
@@ -26,19 +27,42 @@ from ttvd.text import clean_text
 log = logging.getLogger(__name__)
 
 NO_TEXT = "No text provided in request body"
-NOT_FOUND = "Job not found"
+DISK_FULL = "Insufficient storage: the server's disk is full; try again later"
 CHUNK = 256 * 1024
 
 
 class ApiError(Exception):
+    """An answer other than success, with its status code and the message of its ``{"error"}`` body."""
+
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
 
 
+# ttvd's errors as HTTP answers: the first class that matches gives the status (see ttvd.errors).
+ERROR_STATUS: tuple[tuple[type[TtvdError], int], ...] = (
+    (UnknownJob, 404),
+    (NoText, 400),
+    (TextTooLong, 413),
+    (InputError, 400),
+    (ConfigError, 400),
+    (NoSpaceError, 507),
+)
+
+
+def http_error(exc: TtvdError) -> ApiError:
+    """The answer for ``exc``; an error of ttvd's not in the table is a server error."""
+    for kind, status in ERROR_STATUS:
+        if isinstance(exc, kind):
+            message = {NoText: NO_TEXT, NoSpaceError: DISK_FULL}.get(kind, str(exc))
+            return ApiError(status, message)
+    return ApiError(500, str(exc))
+
+
 def create_app(settings: Settings, spool: Spool) -> bottle.Bottle:
     """A WSGI app serving the API over ``spool``."""
-    app = bottle.Bottle(catchall=True, autojson=False)
+    app = bottle.Bottle(catchall=True)
+    app.config["json.enable"] = False
     app.config["ttvd.settings"] = settings
 
     def route(path: str, method: str = "GET"):
@@ -48,11 +72,12 @@ def create_app(settings: Settings, spool: Spool) -> bottle.Bottle:
                     return handler(**kwargs)
                 except ApiError as exc:
                     return _json(exc.status, {"error": str(exc)})
-                except NoSpaceError:
-                    return _json(507, {"error": "Insufficient storage: the server's disk is full; try again later"})
+                except TtvdError as exc:
+                    error = http_error(exc)
+                    return _json(error.status, {"error": str(error)})
                 except OSError as exc:
                     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                        return _json(507, {"error": "Insufficient storage: the server's disk is full; try again later"})
+                        return _json(507, {"error": DISK_FULL})
                     log.exception("%s %s failed", method, path)
                     return _json(500, {"error": f"Server error: {exc.strerror or exc}"})
             app.route(path, method, wrapper)
@@ -67,16 +92,8 @@ def create_app(settings: Settings, spool: Spool) -> bottle.Bottle:
             raise ApiError(400, NO_TEXT)
         if not isinstance(text, str):
             raise ApiError(400, "Field 'text' must be a string")
-        try:
-            options = validate_options(body.get("options", {}))
-        except ConfigError as exc:
-            raise ApiError(400, str(exc)) from None
-        try:
-            text = clean_text(text, settings.max_text_chars)
-        except InputError as exc:
-            raise ApiError(413 if "limit" in str(exc) else 400, str(exc) if str(exc) != "No text provided"
-                           else NO_TEXT) from None
-        state = spool.submit(text, "api", options)
+        checked = options.validate(body.get("options", {}))
+        state = spool.submit(clean_text(text, settings.max_text_chars), "api", checked)
         return _json(202, {"job_id": state.job_id, "status": "queued", "message": "Video generation started"})
 
     @route("/api/v1/status/<job_id:path>")
@@ -111,9 +128,9 @@ def create_app(settings: Settings, spool: Spool) -> bottle.Bottle:
     return app
 
 
-def _state_or_404(spool: Spool, job_id: str):
+def _state_or_404(spool: Spool, job_id: str) -> JobState:
     try:
-        state = spool.read_state(job_id) if is_valid_id(job_id) else None
+        state = spool.read_state(job_id)
     except (ValueError, TypeError):
         log.error("job %s: its state file cannot be read", job_id)
         raise ApiError(500, "Job state cannot be read") from None
@@ -197,8 +214,8 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
-def _send_video(spool: Spool, job_id: str):
-    path = spool.output_path(job_id)
+def _send_video(spool: Spool, job_id: str) -> bottle.HTTPResponse:
+    path = spool.home.job(job_id).video
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as exc:
@@ -249,7 +266,7 @@ def serve(settings: Settings, spool: Spool, host: str, port: int) -> None:
                                     clear_untrusted_proxy_headers=True)
     server.channel_class = _json_error_channel()
     signal.signal(signal.SIGTERM, _exit_cleanly)
-    log.info("serving the API on http://%s:%d/api/v1 (home %s)", host, port, spool.home)
+    log.info("serving the API on http://%s:%d/api/v1 (home %s)", host, port, spool.home.root)
     notifier = Notifier.from_environ()  # the socket is bound: tell systemd (Type=notify) we are ready
     notifier.send("READY=1", f"STATUS=Serving http://{host}:{port}/api/v1")
     try:

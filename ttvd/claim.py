@@ -1,61 +1,84 @@
-"""A job request and a daemon's claim on it: the lock, the heartbeat, and the ways out of ``active/``."""
+"""The claim protocol: how a daemon takes a job, keeps it, and lets it go.
+
+A daemon claims the oldest request by locking its file and renaming it from ``incoming/`` into
+``active/`` (losing that race is ``FileNotFoundError``, not an error). The claim stays alive through
+the lock and a lease: the active file's mtime, renewed every few seconds. A claim whose lock is free
+(its process died) or whose lease ran out (its host is gone) is taken back by recovery
+(``ttvd.recovery``); the old owner notices the loss and stops writing the job's state.
+"""
 from __future__ import annotations
 
 import fcntl
-import json
 import logging
 import os
+import stat
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
 
-if TYPE_CHECKING:
-    from ttvd.spool import Spool
+from ttvd.job import is_valid_id
+from ttvd.request import MAX_REQUEST_BYTES, Request
+from ttvd.spool import Spool
 
 log = logging.getLogger(__name__)
 
-MAX_REQUEST_BYTES = 64 * 1024 * 1024
-HEARTBEAT_SECONDS = 10.0  # how often a claim renews its heartbeat
+RENEW_SECONDS = 10.0  # how often a claim renews its lease
 
 
-@dataclass
-class Request:
-    """What a daemon needs to run a job: the text and how it was asked for."""
+def claim_next(spool: Spool) -> Claim | None:
+    """Claim the oldest queued job; None when nothing is left."""
+    for path in spool.by_age("incoming"):
+        claimed = claim(spool, path.stem)
+        if claimed is not None:
+            return claimed
+    return None
 
-    job_id: str
-    text: str
-    source: str = "api"
-    options: dict[str, Any] = field(default_factory=dict)
-    created_at: int = field(default_factory=lambda: int(time.time()))
-    attempts: int = 0
-    origin: str | None = None
 
-    @classmethod
-    def from_json(cls, raw: bytes, job_id: str) -> "Request":
-        """The request in ``raw``; ValueError unless it is a well-formed request for ``job_id``."""
-        if len(raw) >= MAX_REQUEST_BYTES:
-            raise ValueError("request file is too large")
-        try:
-            data = json.loads(raw)
-        except RecursionError:
-            raise ValueError("request is nested too deeply") from None
-        if not isinstance(data, dict) or data.get("job_id") != job_id:
-            raise ValueError("not a job request for this file name")
-        for key, kind in (("text", str), ("source", str), ("options", dict), ("created_at", int),
-                          ("attempts", int), ("origin", (str, type(None)))):
-            if key in data and not isinstance(data[key], kind):
-                raise ValueError(f"request field {key!r} has the wrong type")
-        if "text" not in data:
-            raise ValueError("request has no text")
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+def claim(spool: Spool, job_id: str) -> Claim | None:
+    """Lock the request, then rename it into ``active/``; None if another daemon got it first.
+
+    The lock is taken on the file before the rename and held until the job leaves ``active/``,
+    so a live claim is never mistaken for an abandoned one.
+    """
+    incoming = spool.home.queue("incoming") / f"{job_id}.json"
+    if not is_valid_id(job_id):
+        spool.set_aside(incoming, "its name is not a job id")
+        return None
+    try:
+        fd = os.open(incoming, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:  # a symlink or something else that is not ours to open
+        spool.set_aside(incoming, exc.strerror or str(exc))
+        return None
+    active = spool.home.request("active", job_id)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        # The lease starts before the file appears in active/, so a recovering daemon never sees a
+        # fresh claim with the old mtime of its time in the queue.
+        now_ns = time.time_ns()
+        os.utime(fd, ns=(now_ns, now_ns))
+        os.rename(incoming, active)
+    except (BlockingIOError, FileNotFoundError):
+        os.close(fd)
+        return None  # another daemon won the race
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError("not a regular file")
+        request = Request.from_json(os.pread(fd, MAX_REQUEST_BYTES, 0), job_id)
+    except (ValueError, TypeError) as exc:
+        spool.set_aside(active, str(exc))
+        spool.fail_unqueued(job_id, "the job's request file could not be read; it was kept in spool/corrupt/")
+        os.close(fd)
+        return None
+    return Claim(spool, request, fd, os.fstat(fd).st_mtime_ns)
 
 
 def owner_gone(fd: int, lease: float) -> bool:
-    """True when nobody holds the lock on ``fd``'s file, or its heartbeat is older than ``lease``.
+    """True when nobody holds the lock on ``fd``'s file, or its lease is older than ``lease`` seconds.
 
     The lock answers for owners on this host (the kernel drops it when the process dies, however it
-    dies); the heartbeat answers where locks do not reach, such as another host on a shared filesystem.
+    dies); the lease answers where locks do not reach, such as another host on a shared filesystem.
     """
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -67,71 +90,69 @@ def owner_gone(fd: int, lease: float) -> bool:
 class Claim:
     """A job this process holds: the request, the lock on its file, and its way out of ``active/``.
 
-    The claim's heartbeat is the active file's mtime, set to a time this process chose. Another
-    daemon that takes the job over (after a lease ran out) renames the file away or sets its own
-    mtime, so ``owned()`` notices the loss and the old owner stops writing the job's state.
+    The lease is the active file's mtime, set to a time this process chose. Another daemon that
+    takes the job over renames the file away or sets its own mtime, so ``owned()`` notices the loss.
     """
 
-    def __init__(self, spool: "Spool", request: Request, fd: int, beat_ns: int) -> None:
+    def __init__(self, spool: Spool, request: Request, fd: int, lease_ns: int) -> None:
         self.spool = spool
         self.request = request
         self._fd = fd
-        self._beat_ns = beat_ns
+        self._lease_ns = lease_ns
         self._lock = threading.Lock()
         self.lost = threading.Event()
-        self.path = spool.dir("active") / f"{request.job_id}.json"
+        self.path = spool.home.request("active", request.job_id)
 
     def owned(self) -> bool:
-        """True while the active file is still this claim's: in place, and with our heartbeat."""
+        """True while the active file is still this claim's: in place, and with our lease."""
         if self.lost.is_set():
             return False
         try:
             here, mine = os.stat(self.path), os.fstat(self._fd)
-        except (FileNotFoundError, OSError):
-            here = mine = None
-        if here is None or (here.st_dev, here.st_ino) != (mine.st_dev, mine.st_ino) \
-                or mine.st_mtime_ns != self._beat_ns:
+            ours = (here.st_dev, here.st_ino) == (mine.st_dev, mine.st_ino) and mine.st_mtime_ns == self._lease_ns
+        except OSError:
+            ours = False
+        if not ours:
             self.lost.set()
             log.error("job %s: the claim was taken over by another daemon; this attempt stops",
                       self.request.job_id)
-            return False
-        return True
+        return ours
 
-    def beat(self) -> bool:
-        """Renew the heartbeat; False (and ``lost`` set) when the claim is no longer ours."""
+    def renew(self) -> bool:
+        """Renew the lease; False (and ``lost`` set) when the claim is no longer ours."""
         with self._lock:
             if not self.owned():
                 return False
-            beat_ns = time.time_ns()
-            os.utime(self._fd, ns=(beat_ns, beat_ns))
-            self._beat_ns = os.fstat(self._fd).st_mtime_ns  # as the filesystem stored it
+            now_ns = time.time_ns()
+            os.utime(self._fd, ns=(now_ns, now_ns))
+            self._lease_ns = os.fstat(self._fd).st_mtime_ns  # as the filesystem stored it
             return True
 
-    def keep_alive(self, interval: float = HEARTBEAT_SECONDS,
-                   on_lost: Callable[[], None] = lambda: None) -> threading.Event:
-        """Renew the heartbeat every ``interval`` seconds until the returned event is set.
+    def keep_renewed(self, interval: float = RENEW_SECONDS,
+                     on_lost: Callable[[], None] = lambda: None) -> threading.Event:
+        """Renew the lease every ``interval`` seconds until the returned event is set.
 
-        ``on_lost`` is called (from the heartbeat thread) if the claim turns out to be lost.
+        ``on_lost`` is called (from the renewing thread) if the claim turns out to be lost.
         """
         done = threading.Event()
 
-        def beat() -> None:
+        def renew() -> None:
             while not done.wait(interval):
                 try:
-                    alive = self.beat()
-                except OSError as exc:  # a transient filesystem error: try again next beat
-                    log.warning("job %s: heartbeat failed: %s", self.request.job_id, exc)
+                    alive = self.renew()
+                except OSError as exc:  # a transient filesystem error: try again next time
+                    log.warning("job %s: lease renewal failed: %s", self.request.job_id, exc)
                     continue
                 if not alive:
                     on_lost()
                     return
 
-        threading.Thread(target=beat, name=f"heartbeat-{self.request.job_id[:8]}", daemon=True).start()
+        threading.Thread(target=renew, name=f"lease-{self.request.job_id[:8]}", daemon=True).start()
         return done
 
-    def finish(self, ok: bool) -> None:
+    def finish(self, queue: str) -> None:
         """Move the request to ``done/`` or ``failed/`` and drop the lock."""
-        self._leave("done" if ok else "failed")
+        self._leave(queue)
 
     def release(self) -> None:
         """Give the job back to the queue (a graceful stop) and drop the lock."""
@@ -145,7 +166,7 @@ class Claim:
         try:
             with self._lock:
                 if self.owned():
-                    os.rename(self.path, self.spool.dir(queue) / self.path.name)
+                    os.rename(self.path, self.spool.home.queue(queue) / self.path.name)
         finally:
             self._close()
 

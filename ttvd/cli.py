@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         overrides = {"TTVD_HOME": str(Path(args.home).resolve())} if args.home else {}
-        settings = config.load(**overrides)
+        settings = config.load(None, **overrides)
     except ConfigError as exc:
         print(f"ttvd: {exc}", file=sys.stderr)
         return 2
@@ -45,7 +45,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="ttvd", description="Text-to-video daemon: narrated, captioned MP4s from text, offline by default.")
     parser.add_argument("--version", action="version", version=f"ttvd {__version__}")
     parser.add_argument("--home", metavar="DIR",
-                        help="home directory with spool/, watch/, work/, output/ (default: $TTVD_HOME or the current directory)")
+                        help="home directory with spool/, watch/, work/, output/ "
+                             "(default: $TTVD_HOME or the current directory)")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
 
     serve = commands.add_parser("serve", help="serve the HTTP API (production WSGI server)",
@@ -181,9 +182,9 @@ def _follow(spool: Spool, job_id: str, interval: float = 0.5) -> int:
             print(line, file=sys.stderr, flush=True)
             shown = line
         if state.status is JobStatus.COMPLETED:
-            print(spool.home / state.output_file)
+            print(spool.home.root / (state.output_file or ""))
             return 0
-        if state.status is JobStatus.FAILED:
+        if state.status.finished:
             return 1
         time.sleep(interval)
 
@@ -205,7 +206,7 @@ def _status(args, settings) -> int:
 
 def _summary(spool: Spool) -> dict:
     """Queue depth, the jobs being run and how far they are, and each daemon's last heartbeat."""
-    from ttvd import heartbeat
+    from ttvd import daemons
 
     counts = {status.value: 0 for status in JobStatus}
     for state in spool.states():
@@ -213,12 +214,12 @@ def _summary(spool: Spool) -> dict:
     active = spool.active_ids()
     running = []
     for job_id in active:
-        state = spool.read_state(job_id)
-        if state is not None:
-            running.append({"job_id": job_id, "progress": state.progress, "message": state.message,
-                            "attempts": state.attempts})
-    return {"home": str(spool.home), "queued": len(spool.queued_ids()), "active": active,
-            "running": running, "jobs": counts, "daemons": heartbeat.read_all(spool.home)}
+        current = spool.read_state(job_id)
+        if current is not None:
+            running.append({"job_id": job_id, "progress": current.progress, "message": current.message,
+                            "attempts": current.attempts})
+    return {"home": str(spool.home.root), "queued": len(spool.queued_ids()), "active": active,
+            "running": running, "jobs": counts, "daemons": daemons.read_all(spool.home)}
 
 
 def _jobs(args, settings) -> int:

@@ -1,11 +1,20 @@
-"""A job's identity and state: ids, the status enum, the stage table, and the state record."""
+"""A job's identity and state: ids, the status enum, the stage table, and the lifecycle.
+
+Every change of a job's status goes through one of the transitions on ``JobState`` (``queued``,
+``rejected``, ``begin_attempt``, ``enter_stage``, ``complete``, ``fail``, ``requeue``,
+``wait_for_space``, ``cancel``); each sets every field that goes with it and logs one line::
+
+    queued ──begin_attempt──> processing ──complete──> completed
+      ^                         │ │ └──fail──> failed
+      └──requeue / wait_for_space┘ └──cancel──> cancelled      (rejected: failed from the start)
+"""
 from __future__ import annotations
 
 import re
 import time
 import uuid
 from dataclasses import asdict, dataclass, field, fields
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 _ID_PATTERN = re.compile(
@@ -23,14 +32,17 @@ def is_valid_id(job_id: object) -> bool:
     return isinstance(job_id, str) and _ID_PATTERN.fullmatch(job_id) is not None
 
 
-class JobStatus(str, Enum):
+class JobStatus(StrEnum):
     QUEUED = "queued"
     PROCESSING = "processing"
     COMPLETED = "completed"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
-    def __str__(self) -> str:
-        return self.value
+    @property
+    def finished(self) -> bool:
+        """True once the job will not run again by itself."""
+        return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
 @dataclass(frozen=True)
@@ -54,6 +66,9 @@ STAGES: tuple[Stage, ...] = (
 STAGE_BY_NAME = {stage.name: stage for stage in STAGES}
 QUEUED_MESSAGE = "Job queued"
 COMPLETED_MESSAGE = "Video generation completed"
+CANCELLED_MESSAGE = "Job cancelled"
+REQUEUED_MESSAGE = "Interrupted; queued to resume"
+WAITING_MESSAGE = "Waiting for disk space; queued to resume"
 
 
 @dataclass
@@ -76,6 +91,63 @@ class JobState:
     error: str | None = None
     credits: list[dict[str, Any]] = field(default_factory=list)  # where each stock clip comes from
 
+    # -- the lifecycle ----------------------------------------------------------------------------
+
+    @classmethod
+    def queued(cls, job_id: str, source: str, options: dict[str, Any], origin: str | None = None,
+               created_at: int | None = None) -> JobState:
+        """A job just accepted into the queue."""
+        state = cls(job_id, source=source, options=dict(options), origin=origin)
+        if created_at is not None:
+            state.created_at = created_at
+        return state
+
+    @classmethod
+    def rejected(cls, job_id: str, reason: str, source: str, origin: str | None = None) -> JobState:
+        """A job refused before it could be queued, kept so the user can read why."""
+        return cls(job_id, status=JobStatus.FAILED, message=reason, source=source, origin=origin,
+                   error=reason, logs=[reason])
+
+    def begin_attempt(self) -> None:
+        """A daemon starts (or resumes) the job."""
+        self.status, self.attempts, self.error = JobStatus.PROCESSING, self.attempts + 1, None
+        self.log(f"Processing started (attempt {self.attempts})")
+
+    def enter_stage(self, stage: str) -> None:
+        """The pipeline starts ``stage``: its progress and message."""
+        info = STAGE_BY_NAME[stage]
+        self.stage, self.progress, self.message = stage, info.progress, info.message
+        self.log(info.started)
+
+    def complete(self, output_file: str) -> None:
+        """The video is in place."""
+        self.status, self.progress, self.message = JobStatus.COMPLETED, 100, COMPLETED_MESSAGE
+        self.stage, self.output_file, self.error = "done", output_file, None
+        self.log(COMPLETED_MESSAGE)
+
+    def fail(self, reason: str, stage: str | None = None) -> None:
+        """The job cannot be made; ``stage`` (default: the current one) is where it stopped."""
+        self.status, self.error = JobStatus.FAILED, reason
+        self.stage = stage or self.stage
+        self.message = f"Failed at {self.stage}: {reason}" if self.stage else f"Failed: {reason}"
+        self.log(self.message)
+
+    def requeue(self, reason: str) -> None:
+        """The attempt was interrupted (a stop); the job resumes where it stopped."""
+        self.status, self.progress, self.message = JobStatus.QUEUED, 0, REQUEUED_MESSAGE
+        self.log(f"{reason}; the job goes back to the queue and resumes where it stopped")
+
+    def wait_for_space(self) -> None:
+        """The disk is full: back to the queue, and the attempt is not counted."""
+        self.status, self.progress, self.message, self.error = JobStatus.QUEUED, 0, WAITING_MESSAGE, None
+        self.attempts = max(0, self.attempts - 1)
+        self.log("The disk is full; the job goes back to the queue and resumes when there is space")
+
+    def cancel(self, reason: str = "cancelled on request") -> None:
+        """The job was asked to stop for good."""
+        self.status, self.message, self.error = JobStatus.CANCELLED, CANCELLED_MESSAGE, None
+        self.log(f"{CANCELLED_MESSAGE}: {reason}")
+
     def log(self, line: str) -> None:
         self.logs.append(line)
         del self.logs[:-MAX_LOG_LINES]
@@ -86,7 +158,7 @@ class JobState:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "JobState":
+    def from_dict(cls, data: dict[str, Any]) -> JobState:
         known = {f.name for f in fields(cls)}
         state = cls(**{k: v for k, v in data.items() if k in known})
         state.status = JobStatus(state.status)

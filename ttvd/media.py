@@ -1,4 +1,4 @@
-"""The ffmpeg binary from ``imageio-ffmpeg``: running it with progress and cancellation, and probing files."""
+"""Media files: running the ffmpeg of ``imageio-ffmpeg`` with progress and cancellation, probing, WAV writing."""
 from __future__ import annotations
 
 import ctypes
@@ -7,13 +7,17 @@ import re
 import signal
 import subprocess
 import threading
+import wave
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+
+from ttvd.errors import Cancelled, InputError, NoSpaceError, RenderError
 
 log = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1
+_NO_SPACE = "No space left on device"  # strerror(ENOSPC), as ffmpeg prints it
 
 
 def ffmpeg_exe() -> str:
@@ -27,18 +31,12 @@ def _die_with_parent() -> None:
     ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-class FfmpegError(Exception):
-    def __init__(self, message: str, stderr: str = "") -> None:
-        super().__init__(message)
-        self.stderr = stderr
-
-
 def run(args: list[str], duration: float, on_progress: Callable[[float], None] | None = None,
         cancel: threading.Event | None = None, cwd: Path | None = None) -> None:
     """Run ffmpeg with ``args``; report the fraction done from its ``-progress`` output.
 
-    Raises ``FfmpegError`` when it fails and ``InterruptedError`` when ``cancel`` is set (the
-    process is killed first).
+    Raises ``Cancelled`` when ``cancel`` is set (the process is killed first), ``NoSpaceError`` when
+    ffmpeg says the disk is full, and ``RenderError`` for any other failure.
     """
     command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error",
                "-progress", "pipe:1", *args]
@@ -46,14 +44,14 @@ def run(args: list[str], duration: float, on_progress: Callable[[float], None] |
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd,
                                preexec_fn=_die_with_parent, text=True, errors="replace")
     stderr_lines: list[str] = []
-    reader = threading.Thread(target=lambda: stderr_lines.extend(process.stderr), daemon=True)
+    reader = threading.Thread(target=lambda: stderr_lines.extend(process.stderr or ()), daemon=True)
     reader.start()
     watcher = None
     if cancel is not None:
         watcher = threading.Thread(target=_kill_on_cancel, args=(process, cancel), daemon=True)
         watcher.start()
     try:
-        for line in process.stdout:
+        for line in process.stdout or ():
             key, _, value = line.strip().partition("=")
             if key == "out_time_us" and on_progress and value.isdigit() and duration > 0:
                 on_progress(min(1.0, int(value) / 1e6 / duration))
@@ -61,11 +59,13 @@ def run(args: list[str], duration: float, on_progress: Callable[[float], None] |
         code = process.wait()
         reader.join(timeout=5)
     if cancel is not None and cancel.is_set():
-        raise InterruptedError("ffmpeg was cancelled")
+        raise Cancelled("rendering was stopped")
     if code != 0:
-        detail = "".join(stderr_lines).strip().splitlines()
-        raise FfmpegError(f"ffmpeg exited with status {code}: {detail[-1] if detail else 'no output'}",
-                          "".join(stderr_lines))
+        stderr = "".join(stderr_lines)
+        if _NO_SPACE in stderr:  # ffmpeg reports a full disk only in its text
+            raise NoSpaceError("No space left on device while encoding the video")
+        detail = stderr.strip().splitlines()
+        raise RenderError(f"ffmpeg exited with status {code}: {detail[-1] if detail else 'no output'}", stderr)
 
 
 def _kill_on_cancel(process: subprocess.Popen, cancel: threading.Event) -> None:
@@ -94,15 +94,12 @@ _FRAMES = re.compile(r"frame=\s*(\d+)")
 
 
 def probe(path: Path) -> MediaInfo:
-    """Duration, streams and decoded frame count of a media file, read with the bundled ffmpeg."""
-    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path), "-map", "0:v?",
-                             "-f", "null", "-"], capture_output=True, text=True, errors="replace")
-    text = result.stderr
-    match = _DURATION.search(text)
-    if not match:
-        raise FfmpegError(f"cannot read {path}", text)
-    hours, minutes, seconds = match.groups()
-    info = MediaInfo(int(hours) * 3600 + int(minutes) * 60 + float(seconds))
+    """Duration, streams and decoded frame count of a media file; ``InputError`` if unreadable."""
+    text = _ffmpeg_report(path, decode=True)
+    seconds = _duration(text)
+    if seconds is None:
+        raise InputError(f"ffmpeg cannot read {path}")
+    info = MediaInfo(seconds)
     video = _VIDEO.search(text)
     if video:
         info.video_codec, info.pix_fmt = video.group(1), video.group(2)
@@ -114,3 +111,35 @@ def probe(path: Path) -> MediaInfo:
     if frames:
         info.frames = int(frames[-1])
     return info
+
+
+def duration(path: Path) -> float | None:
+    """A media file's duration from its header, without decoding it; None when ffmpeg cannot read it."""
+    return _duration(_ffmpeg_report(path, decode=False))
+
+
+def _ffmpeg_report(path: Path, decode: bool) -> str:
+    """What ffmpeg prints about ``path``: its header, and with ``decode`` the frame count of its video."""
+    decoding = ["-map", "0:v?", "-f", "null", "-"] if decode else []
+    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path), *decoding],
+                            capture_output=True, text=True, errors="replace")
+    return result.stderr
+
+
+def _duration(report: str) -> float | None:
+    match = _DURATION.search(report)
+    if not match:
+        return None
+    hours, minutes, seconds = match.groups()
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
+def write_wav(path: Path, pcm: bytes, rate: int) -> None:
+    """Write 16-bit mono ``pcm`` as a WAV file at ``path``; a reader never sees it half-written."""
+    tmp = path.with_name(path.name + ".part")
+    with wave.open(str(tmp), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(pcm)
+    tmp.replace(path)

@@ -7,7 +7,7 @@ daemon runs the same under systemd, under another supervisor, or in a terminal.
 The ``Monitor`` sends ``READY=1`` after the first scan, ``STATUS=`` lines as jobs move, and, from its
 own thread, ``WATCHDOG=1`` at half of ``$WATCHDOG_USEC`` only while the daemon is healthy: the file
 watcher is alive and the loop or the running job made progress within the stall limit. On the same
-thread it rewrites this daemon's heartbeat file, so ``ttvd status`` shows health without systemd.
+thread it rewrites this daemon's status file (``ttvd.daemons``), so ``ttvd status`` shows health without systemd.
 """
 from __future__ import annotations
 
@@ -16,15 +16,15 @@ import os
 import socket
 import threading
 import time
-from pathlib import Path
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
+from ttvd.daemons import DaemonFile
 from ttvd.errors import NoSpaceError
-from ttvd.heartbeat import Heartbeat
+from ttvd.home import Home
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_SECONDS = 10.0
+DAEMON_FILE_SECONDS = 10.0  # how often a healthy daemon rewrites its status file
 
 
 class Notifier:
@@ -38,7 +38,7 @@ class Notifier:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str] | None = None) -> "Notifier":
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Notifier:
         environ = os.environ if environ is None else environ
         return cls(environ.get("NOTIFY_SOCKET"))
 
@@ -90,10 +90,10 @@ class Monitor:
     ``stopping()`` as it works, and ``stop()`` on the way out.
     """
 
-    def __init__(self, heartbeat: Heartbeat | None, stall_seconds: float,
+    def __init__(self, daemon_file: DaemonFile | None, stall_seconds: float,
                  notifier: Notifier | None = None, watchdog: float | None = None,
                  watcher_alive: Callable[[], bool] = lambda: True) -> None:
-        self.heartbeat = heartbeat
+        self.daemon_file = daemon_file
         self.stall_seconds = stall_seconds
         self.notifier = notifier or Notifier(None)
         self.watchdog = watchdog
@@ -111,19 +111,19 @@ class Monitor:
         self._sent_status: str | None = None
 
     @classmethod
-    def for_daemon(cls, home: Path, stall_seconds: float) -> "Monitor":
+    def for_daemon(cls, home: Home, stall_seconds: float) -> Monitor:
         """A monitor wired to this process's environment: $NOTIFY_SOCKET, $WATCHDOG_USEC."""
-        return cls(Heartbeat(home), stall_seconds, Notifier.from_environ(), watchdog_seconds())
+        return cls(DaemonFile(home), stall_seconds, Notifier.from_environ(), watchdog_seconds())
 
     @classmethod
-    def inert(cls) -> "Monitor":
+    def inert(cls) -> Monitor:
         """A monitor that reports nothing: for a daemon stepped by hand."""
         return cls(None, float("inf"))
 
     # -- what the daemon tells it ------------------------------------------------------------------
 
     def start(self, watcher_alive: Callable[[], bool] = lambda: True) -> None:
-        """Start the watchdog and heartbeat thread."""
+        """Start the thread that sends watchdog pings and rewrites the daemon file."""
         self.watcher_alive = watcher_alive
         self.last_progress = time.monotonic()
         self._set_status("Starting: recovering abandoned jobs and scanning the watch folder")
@@ -136,7 +136,7 @@ class Monitor:
         if not self.ready:
             self.ready = True
             self.status = self._idle_status()
-            self._write_heartbeat()  # before READY=1: whoever sees READY sees a ready daemon's file
+            self._write_daemon_file()  # before READY=1: whoever sees READY sees a ready daemon's file
             self._set_status(self.status, "READY=1")
 
     def tick(self, jobs_run: int | None = None) -> None:
@@ -149,7 +149,7 @@ class Monitor:
         if self.ready and not self._stopping:
             self._set_status(self._idle_status())
         if finished_one:
-            self._write_heartbeat()
+            self._write_daemon_file()
 
     def job_step(self, job_id: str, progress: int, message: str) -> None:
         """The running job moved: progress, and a status line saying where it is."""
@@ -167,14 +167,14 @@ class Monitor:
         self._set_status(f"Stopping: {what}", "STOPPING=1")
 
     def stop(self) -> None:
-        """The daemon is leaving: say so, end the thread, remove the heartbeat file."""
+        """The daemon is leaving: say so, end the thread, remove the daemon file."""
         self.stopping()
         self._set_status(f"Stopped after {self.jobs_run} job(s)")
         self._done.set()
         if self._thread is not None:
             self._thread.join(5)
-        if self.heartbeat is not None:
-            self.heartbeat.remove()
+        if self.daemon_file is not None:
+            self.daemon_file.remove()
         self.notifier.close()
 
     # -- health ------------------------------------------------------------------------------------
@@ -189,9 +189,9 @@ class Monitor:
             reason = f"{where} made no progress for over {self.stall_seconds:g} s"
         if reason != self._sick_reason:
             if reason:
-                log.error("unhealthy: %s; watchdog pings and heartbeats stop", reason)
+                log.error("unhealthy: %s; watchdog pings and daemon-file updates stop", reason)
             else:
-                log.info("healthy again; watchdog pings and heartbeats resume")
+                log.info("healthy again; watchdog pings and daemon-file updates resume")
             self._sick_reason = reason
         return reason is None
 
@@ -206,20 +206,20 @@ class Monitor:
                     self.notifier.send("WATCHDOG=1")
                 next_ping = now + period
             if now >= next_file:
-                if healthy and self.heartbeat is not None:
-                    self._write_heartbeat()
-                next_file = now + HEARTBEAT_SECONDS
+                if healthy and self.daemon_file is not None:
+                    self._write_daemon_file()
+                next_file = now + DAEMON_FILE_SECONDS
             if self._done.wait(max(0.01, min(next_ping, next_file) - time.monotonic())):
                 return
 
-    def _write_heartbeat(self) -> None:
-        if self.heartbeat is None:
+    def _write_daemon_file(self) -> None:
+        if self.daemon_file is None:
             return
         try:
             with self._file_lock:  # read and write under one lock, so an older status never lands last
-                self.heartbeat.write(self.status, self.job_id, self.jobs_run)
+                self.daemon_file.write(self.status, self.job_id, self.jobs_run)
         except (OSError, NoSpaceError) as exc:  # a full disk must not stop the daemon; the next round retries
-            log.warning("cannot write the heartbeat file %s: %s", self.heartbeat.path, exc)
+            log.warning("cannot write the daemon file %s: %s", self.daemon_file.path, exc)
 
     def _set_status(self, status: str, *extra: str) -> None:
         self.status = status

@@ -3,19 +3,24 @@ from __future__ import annotations
 
 import re
 
-from ttvd.errors import InputError
+from ttvd.errors import InputError, NoText, TextTooLong
 
 _SPOKEN = re.compile(r"\w")
+
+
+def spoken(text: str) -> bool:
+    """True when ``text`` holds something to say (a letter or a digit), not only punctuation."""
+    return _SPOKEN.search(text) is not None
 
 
 def clean_text(text: str, max_chars: int) -> str:
     """The text to narrate, stripped; InputError when it is blank, too long or has no words."""
     text = text.replace("\r\n", "\n").replace("\x00", "").strip()
     if not text:
-        raise InputError("No text provided")
+        raise NoText("No text provided")
     if len(text) > max_chars:
-        raise InputError(f"Text is {len(text)} characters long; the limit is {max_chars}")
-    if not _SPOKEN.search(text):
+        raise TextTooLong(f"Text is {len(text)} characters long; the limit is {max_chars}")
+    if not spoken(text):
         raise InputError("Text has no words to narrate")
     return text
 
@@ -23,9 +28,9 @@ def clean_text(text: str, max_chars: int) -> str:
 def decode_text(data: bytes, max_chars: int) -> str:
     """Text from a file's bytes: UTF-8 (a BOM is allowed); NUL bytes or other encodings are refused."""
     if not data.strip():
-        raise InputError("the file is empty")
+        raise NoText("the file is empty")
     if len(data) > max_chars * 4:
-        raise InputError(f"the file is {len(data)} bytes; the limit is {max_chars} characters")
+        raise TextTooLong(f"the file is {len(data)} bytes; the limit is {max_chars} characters")
     if b"\x00" in data:
         raise InputError("the file is binary, not text")
     try:

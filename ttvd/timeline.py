@@ -22,7 +22,7 @@ class Speech:
     engine: str = ""  # the speech backend that made it: caption timing depends on it
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Speech":
+    def from_dict(cls, data: dict[str, Any]) -> Speech:
         return cls(data["audio"], data["duration"], [Word(**w) for w in data["words"]], data.get("engine", ""))
 
 
@@ -40,7 +40,7 @@ class Caption:
         return " ".join(self.lines)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Caption":
+    def from_dict(cls, data: dict[str, Any]) -> Caption:
         return cls(data["start"], data["end"], data["lines"], [Word(**w) for w in data["words"]])
 
 
@@ -100,7 +100,7 @@ class Timeline:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Timeline":
+    def from_dict(cls, data: dict[str, Any]) -> Timeline:
         data = dict(data)
         data["clips"] = [Clip(**c) for c in data["clips"]]
         data["captions"] = [Caption.from_dict(c) for c in data["captions"]]

@@ -14,17 +14,22 @@ import os
 import stat
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING
 
 from ttvd import faults
 from ttvd.errors import InputError, NoSpaceError
 from ttvd.spool import Spool
 
+if TYPE_CHECKING:
+    from watchdog.observers.api import BaseObserver
+
 log = logging.getLogger(__name__)
 
 STILL_WRITING_LIMIT = 600.0  # a file held open this long without change is taken anyway
+MAX_RESTARTS = 3  # a file watcher that dies more often than this ends the daemon (exit status 1)
 
 
 @dataclass
@@ -41,15 +46,15 @@ class WatchFolder:
     def __init__(self, spool: Spool, settle: float, validate: Callable[[bytes], str],
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.spool = spool
-        self.folder = spool.watch
+        self.folder = spool.home.watch
         self.settle = settle
         self.validate = validate
         self.clock = clock
         self._seen: dict[str, _Seen] = {}
         self._skipped: set[str] = set()  # entries that are not regular files, logged once, never pending
         self._lock = threading.Lock()
-        for sub in ("processed", "failed"):
-            (self.folder / sub).mkdir(parents=True, exist_ok=True)
+        for kept in (spool.home.watch_processed, spool.home.watch_failed):
+            kept.mkdir(parents=True, exist_ok=True)
 
     def note_event(self, name: str, writing: bool) -> None:
         """Called from the observer thread: a file was written to (or closed after writing)."""
@@ -164,13 +169,44 @@ def _display(name: str) -> str:
     return "".join(ch if ch.isprintable() else "?" for ch in text)
 
 
-def start_observer(watch: WatchFolder, spool: Spool, wake: threading.Event):
+class Watcher:
+    """The file watcher of a running daemon, restarted when it dies (rescans cover what it missed)."""
+
+    def __init__(self, watch: WatchFolder, spool: Spool, wake: threading.Event) -> None:
+        self._start = lambda: start_observer(watch, spool, wake)
+        self._wake = wake
+        self._observer = self._start()
+        self.restarts = 0
+
+    def alive(self) -> bool:
+        return bool(self._observer.is_alive())
+
+    def keep_alive(self) -> bool:
+        """Restart a dead watcher; False once it has died more than MAX_RESTARTS times."""
+        if self.alive():
+            return True
+        self.restarts += 1
+        if self.restarts > MAX_RESTARTS:
+            log.error("the file watcher died %d times; exiting so the supervisor restarts the daemon",
+                      self.restarts)
+            return False
+        log.error("the file watcher died; restarting it (rescans cover what it missed)")
+        self._observer = self._start()
+        self._wake.set()
+        return True
+
+    def stop(self) -> None:
+        self._observer.stop()
+
+
+def start_observer(watch: WatchFolder, spool: Spool, wake: threading.Event) -> BaseObserver:
     """A watchdog observer that tells ``watch`` about writes and wakes the daemon on any change."""
-    from watchdog.events import FileSystemEventHandler
+    # Imported here: only a running daemon's loop watches; burst runs and the API never load watchdog.
+    from watchdog.events import FileSystemEvent, FileSystemEventHandler
     from watchdog.observers import Observer
 
     class Handler(FileSystemEventHandler):
-        def on_any_event(self, event) -> None:
+        def on_any_event(self, event: FileSystemEvent) -> None:
             if faults.active("watch:die"):
                 raise RuntimeError("injected fault: the file watcher dies")
             if event.is_directory or faults.active("watch:deaf"):
@@ -189,7 +225,7 @@ def start_observer(watch: WatchFolder, spool: Spool, wake: threading.Event):
     observer = Observer()
     handler = Handler()
     observer.schedule(handler, str(watch.folder), recursive=False)
-    observer.schedule(handler, str(spool.dir("incoming")), recursive=False)
+    observer.schedule(handler, str(spool.home.queue("incoming")), recursive=False)
     observer.daemon = True
     observer.start()
     return observer

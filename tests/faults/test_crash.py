@@ -2,12 +2,12 @@
 encoder outlives its daemon. Real `ttvd daemon` processes on one home."""
 import signal
 
-from conftest import wait_for
+from helpers import wait_for
 from ttvd.job import COMPLETED_MESSAGE, JobStatus
 from ttvd.media import probe
 from ttvd.spool import Spool
 
-from faults.helpers import SLOW, SLOW_TEXT, encoders, queue, rendering, state, wait_gone
+from faults.faultkit import SLOW, SLOW_TEXT, encoders, queue, rendering, state, wait_gone
 
 
 def completed(home, job_id):
@@ -35,7 +35,7 @@ def test_kill_9_mid_render_then_restart_completes_once_on_attempt_2(start, home)
     assert "its daemon is gone" in second.output()
     assert queue(home, "done") == [f"{job_id}.json"]
     assert queue(home, "active") == queue(home, "incoming") == []
-    assert probe(Spool(home).output_path(job_id)).duration > 30
+    assert probe(Spool(home).home.job(job_id).video).duration > 30
     assert list((home / "output").glob(".*.part")) == []
     assert encoders(home) == []
 

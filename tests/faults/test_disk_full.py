@@ -16,13 +16,13 @@ import uuid
 
 import pytest
 
-from conftest import serve_on, wait_for
+from helpers import serve_on, wait_for
 from ttvd import atomic
 from ttvd.errors import NoSpaceError
 from ttvd.job import JobStatus
 from ttvd.spool import Spool
 
-from faults.helpers import SLOW, SLOW_TEXT, queue, state
+from faults.faultkit import SLOW, SLOW_TEXT, queue, state
 
 STEPS = ["write", "fsync", "replace"]
 ALL_STEPS = ",".join(f"enospc:{step}" for step in STEPS)

@@ -6,11 +6,11 @@ import time
 
 import pytest
 
-from conftest import Http, free_port, wait_for
+from helpers import Proc, free_port, process_env, serving, wait_for
 from ttvd.job import JobState, JobStatus, new_id
 from ttvd.spool import Spool
 
-from faults.helpers import queue
+from faults.faultkit import queue
 
 LIMITS = {"TTVD_MAX_BODY_BYTES": "4096", "TTVD_MAX_TEXT_CHARS": "200"}
 
@@ -18,23 +18,11 @@ LIMITS = {"TTVD_MAX_BODY_BYTES": "4096", "TTVD_MAX_TEXT_CHARS": "200"}
 @pytest.fixture(scope="module")
 def api(tmp_path_factory):
     """One `ttvd serve` with small limits for the whole table (started by hand: module scope)."""
-    from conftest import Proc, process_env
-
     home = tmp_path_factory.mktemp("hostile") / "home"
     home.mkdir()
     port = free_port()
     proc = Proc(["serve", "--port", str(port)], process_env(home, **LIMITS), home.parent / "serve.log")
-    client = Http(f"http://127.0.0.1:{port}")
-    client.port, client.home, client.proc = port, home, proc
-
-    def answers():
-        try:
-            return client.request("GET", "/api/v1/jobs", timeout=1)[0] == 200
-        except OSError:
-            return False
-
-    wait_for(answers, 20, proc)
-    yield client
+    yield serving(proc, port, home)
     proc.stop()
 
 
@@ -145,25 +133,12 @@ def test_malformed_requests_are_answered_in_json(api):
     assert status == 405 and set(answer) == {"error"}
 
 
-def test_jobs_filters(api):
-    spool = Spool(api.home)
-    ids = [spool.submit(f"Tale {n}.", "api").job_id for n in range(3)]
-    spool.write_state(JobState(new_id(), status=JobStatus.FAILED, created_at=1))
-    status, body = api.json("GET", "/api/v1/jobs")
-    assert status == 200 and len(body["jobs"]) >= 4
-    queued = api.json("GET", "/api/v1/jobs?status=queued")[1]["jobs"]
-    assert set(ids) <= set(queued) and all(v["status"] == "queued" for v in queued.values())
-    first_two = api.json("GET", "/api/v1/jobs?limit=2")[1]["jobs"]
-    assert list(first_two) == list(body["jobs"])[:2]  # oldest first, as without the filter
-    assert api.json("GET", "/api/v1/jobs?status=failed&limit=1")[1]["jobs"].popitem()[1]["status"] == "failed"
-
-
 @pytest.mark.parametrize("kind", ["symlink", "fifo", "directory"])
 def test_downloads_serve_only_regular_files_inside_output(api, kind, tmp_path):
     spool = Spool(api.home)
     state = JobState(new_id(), status=JobStatus.COMPLETED, progress=100)
     spool.write_state(state)
-    target = spool.output_path(state.job_id)
+    target = spool.home.job(state.job_id).video
     if kind == "symlink":
         secret = tmp_path / "secret.mp4"
         secret.write_bytes(b"not for you")
@@ -186,10 +161,10 @@ def test_watch_folder_skips_symlinks_fifos_and_directories(start, home, tmp_path
     spool = Spool(home).ensure()
     outside = tmp_path / "outside.txt"
     outside.write_text("A tale from outside the watch folder.")
-    (spool.watch / "link.txt").symlink_to(outside)
-    os.mkfifo(spool.watch / "pipe.txt")
-    (spool.watch / "folder.txt").mkdir()
-    (spool.watch / "real.txt").write_text("A tale dropped the ordinary way.")
+    (spool.home.watch / "link.txt").symlink_to(outside)
+    os.mkfifo(spool.home.watch / "pipe.txt")
+    (spool.home.watch / "folder.txt").mkdir()
+    (spool.home.watch / "real.txt").write_text("A tale dropped the ordinary way.")
     daemon = start(["daemon"], home)
     wait_for(lambda: len(list(spool.states())) == 1 and
              list(spool.states())[0].status is JobStatus.COMPLETED, 60, daemon)
@@ -201,5 +176,5 @@ def test_watch_folder_skips_symlinks_fifos_and_directories(start, home, tmp_path
     for name in ("link.txt", "pipe.txt", "folder.txt"):
         assert f"skipping '{name}': it is not a regular file" in log
         assert log.count(f"skipping '{name}'") == 1  # once, not on every rescan
-    assert (spool.watch / "link.txt").is_symlink() and outside.read_text().startswith("A tale")
+    assert (spool.home.watch / "link.txt").is_symlink() and outside.read_text().startswith("A tale")
     assert queue(home, "incoming") == []

@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 
-from conftest import Http, free_port, wait_for
+from helpers import serve_on
 from ttvd.job import STAGES, JobState, JobStatus, new_id
 
 RATE, SECONDS, CLIENTS = 200, 10, 8
@@ -42,25 +42,9 @@ def make_states(spool, count: int) -> list[str]:
         for stage in STAGES:
             state.log(stage.started)
             state.log(stage.finished)
-        (spool.dir("state") / f"{state.job_id}.json").write_text(json.dumps(state.to_dict()))
+        (spool.home.states / f"{state.job_id}.json").write_text(json.dumps(state.to_dict()))
         ids.append(state.job_id)
     return ids
-
-
-def serve(start, home) -> Http:
-    port = free_port()
-    proc = start(["serve", "--port", str(port)], home)
-    client = Http(f"http://127.0.0.1:{port}")
-    wait_for(lambda: _answers(client), 20, proc)
-    client.port, client.proc = port, proc
-    return client
-
-
-def _answers(client):
-    try:
-        return client.request("GET", "/api/v1/jobs", timeout=5)[0] == 200
-    except OSError:
-        return False
 
 
 def check(path: str, status: int, body: bytes, jobs_on_disk: int) -> str | None:
@@ -86,8 +70,8 @@ def percentile(values, fraction):
 
 def test_status_and_jobs_under_200_requests_a_second_while_states_are_rewritten(start, spool):
     ids = make_states(spool, 1000)
-    api = serve(start, spool.home)
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(spool.home), str(SECONDS + 1), *ids[:50]],
+    api = serve_on(start, spool.home.root)
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(spool.home.root), str(SECONDS + 1), *ids[:50]],
                               stdout=subprocess.PIPE, text=True)
     total = RATE * SECONDS
     latencies = {"status": [], "jobs": []}
@@ -140,7 +124,7 @@ def test_status_and_jobs_under_200_requests_a_second_while_states_are_rewritten(
 
 def test_jobs_listing_with_10000_jobs(start, spool):
     make_states(spool, 10000)
-    api = serve(start, spool.home)  # its first answer (cold: every state read) came in wait_for
+    api = serve_on(start, spool.home.root)  # its first answer (cold: every state read) came in wait_for
     cold = time.monotonic()
     conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=60)
     timings = []

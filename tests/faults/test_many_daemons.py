@@ -2,11 +2,11 @@
 import re
 from collections import Counter
 
-from conftest import wait_for
+from helpers import wait_for
 from ttvd.job import COMPLETED_MESSAGE, JobStatus
 from ttvd.spool import Spool
 
-from faults.helpers import encoders, queue
+from faults.faultkit import encoders, queue
 
 
 def test_three_daemons_thirty_jobs_each_processed_exactly_once(start, home):

@@ -6,11 +6,13 @@ import time
 
 import pytest
 
-from conftest import wait_for
+from helpers import wait_for
 from ttvd.job import JobState, JobStatus, new_id
+from ttvd.claim import claim, claim_next
+from ttvd.recovery import recover
 from ttvd.spool import Spool
 
-from faults.helpers import SLOW, SLOW_TEXT, queue, state
+from faults.faultkit import SLOW, SLOW_TEXT, queue, state
 
 HOUR = 3600
 
@@ -20,8 +22,8 @@ def crashed_claim(spool: Spool, text: str, attempts: int, age: float = 0.0) -> s
     state = spool.submit(text, "cli")
     state.status, state.attempts, state.stage, state.progress = JobStatus.PROCESSING, attempts, "queries", 60
     spool.write_state(state)
-    active = spool.dir("active") / f"{state.job_id}.json"
-    os.rename(spool.dir("incoming") / active.name, active)
+    active = spool.home.queue("active") / f"{state.job_id}.json"
+    os.rename(spool.home.queue("incoming") / active.name, active)
     if age:
         os.utime(active, (time.time() - age, time.time() - age))
     return state.job_id
@@ -62,19 +64,19 @@ def test_a_stale_heartbeat_is_recovered_even_when_locked_and_the_owner_learns_it
     """Across hosts a lock may not be visible, so the heartbeat decides: a claim whose heartbeat is
     older than the lease is taken back, and its owner (here, this process) sees the loss."""
     job_id = spool.submit("A tale on another host.", "cli").job_id
-    claim = spool.claim(job_id)
-    beating = claim.keep_alive(0.05)
+    held = claim(spool, job_id)
+    beating = held.keep_renewed(0.05)
     deadline = time.monotonic() + 1.0
     while time.monotonic() < deadline:
-        assert spool.recover(lease=0.5) == []  # locked and beating: live
+        assert recover(spool, lease=0.5) == []  # locked and beating: live
         time.sleep(0.05)
     beating.set()
     time.sleep(0.1)
-    os.utime(claim.path, (time.time() - HOUR, time.time() - HOUR))  # the heartbeat stopped long ago
-    assert spool.recover(lease=120) == [job_id]
-    assert not claim.owned() and claim.lost.is_set()
-    claim.finish(ok=True)  # the old owner files nothing
-    assert queue(spool.home, "incoming") == [f"{job_id}.json"] and queue(spool.home, "done") == []
+    os.utime(held.path, (time.time() - HOUR, time.time() - HOUR))  # the heartbeat stopped long ago
+    assert recover(spool, lease=120) == [job_id]
+    assert not held.owned() and held.lost.is_set()
+    held.finish("done")  # the old owner files nothing
+    assert queue(spool.home.root, "incoming") == [f"{job_id}.json"] and queue(spool.home.root, "done") == []
 
 
 @pytest.mark.parametrize("name,content", [
@@ -87,14 +89,14 @@ def test_a_stale_heartbeat_is_recovered_even_when_locked_and_the_owner_learns_it
 def test_an_unreadable_request_is_set_aside_and_the_daemon_carries_on(start, home, name, content):
     spool = Spool(home).ensure()
     bad = spool.submit("A tale whose request will be damaged.", "api").job_id
-    path = spool.dir("incoming") / f"{bad}.json"
+    path = spool.home.queue("incoming") / f"{bad}.json"
     if name == "wrong_id":
         content = json.dumps({"job_id": new_id(), "text": "x"}).encode()
     elif name == "wrong_type":
         content = json.dumps({"job_id": bad, "text": "x", "options": ["not", "a", "dict"]}).encode()
     path.write_bytes(content)
     os.utime(path, (1, 1))  # first in line
-    (spool.dir("incoming") / "notes.json").write_text("{}")  # not a job id at all
+    (spool.home.queue("incoming") / "notes.json").write_text("{}")  # not a job id at all
     good = spool.submit("A tale that is fine.", "api").job_id
 
     daemon = start(["daemon", "--burst"], home)
@@ -104,16 +106,16 @@ def test_an_unreadable_request_is_set_aside_and_the_daemon_carries_on(start, hom
     assert failed.status is JobStatus.FAILED and "spool/corrupt/" in failed.error
     kept = queue(home, "corrupt")
     assert len(kept) == 2 and any(n.startswith(f"{bad}.json.") for n in kept)
-    assert (spool.dir("corrupt") / next(n for n in kept if n.startswith(bad))).read_bytes() == content
+    assert (spool.home.queue("corrupt") / next(n for n in kept if n.startswith(bad))).read_bytes() == content
     assert daemon.output().count("cannot be read") == 2
 
 
 def test_what_a_crash_left_half_done_is_finished_or_cleaned(start, home):
     spool = Spool(home).ensure()
     old = time.time() - 2 * HOUR
-    stale_tmp = spool.dir("tmp") / ".x.json.0123abcd.tmp"
-    stale_part = spool.output / f".video_{new_id()}.mp4.part"
-    fresh_tmp = spool.dir("tmp") / ".y.json.4567cdef.tmp"
+    stale_tmp = spool.home.queue("tmp") / ".x.json.0123abcd.tmp"
+    stale_part = spool.home.output / f".video_{new_id()}.mp4.part"
+    fresh_tmp = spool.home.queue("tmp") / ".y.json.4567cdef.tmp"
     for path in (stale_tmp, stale_part, fresh_tmp):
         path.write_bytes(b"half")
     for path in (stale_tmp, stale_part):
@@ -123,8 +125,8 @@ def test_what_a_crash_left_half_done_is_finished_or_cleaned(start, home):
     spool.write_state(pending)
     request = {"job_id": pending.job_id, "text": "A tale its submitter never queued.", "source": "cli",
                "options": {}, "created_at": pending.created_at, "attempts": 0, "origin": None}
-    (spool.dir("tmp") / f"{pending.job_id}.json").write_text(json.dumps(request))
-    os.utime(spool.dir("tmp") / f"{pending.job_id}.json", (time.time() - 120, time.time() - 120))
+    (spool.home.queue("tmp") / f"{pending.job_id}.json").write_text(json.dumps(request))
+    os.utime(spool.home.queue("tmp") / f"{pending.job_id}.json", (time.time() - 120, time.time() - 120))
     # A job whose request vanished from every queue:
     orphan = JobState(new_id(), status=JobStatus.PROCESSING, progress=40, source="api")
     spool.write_state(orphan)

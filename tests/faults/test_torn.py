@@ -22,14 +22,14 @@ print(count)
 """
 
 
-def test_a_reader_hammering_a_state_file_never_sees_it_torn(spool, server):
+def test_a_reader_hammering_a_state_file_never_sees_it_torn(spool, client):
     job_id = new_id()
     spool.write_state(JobState(job_id))
     # Three writers replace the same file at once (each write is fsynced, so one alone is bounded
     # by the disk's fsync rate).
-    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(spool.home), job_id, "4"],
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(spool.home.root), job_id, "4"],
                                 stdout=subprocess.PIPE, text=True) for _ in range(3)]
-    path = spool.dir("state") / f"{job_id}.json"
+    path = spool.home.states / f"{job_id}.json"
     reads = torn = http_reads = 0
     progress_seen = set()
     deadline = time.monotonic() + 3.5
@@ -41,7 +41,7 @@ def test_a_reader_hammering_a_state_file_never_sees_it_torn(spool, server):
                 progress_seen.add(data["progress"])
             except (ValueError, KeyError):
                 torn += 1
-        status, body = server.json("GET", f"/api/v1/status/{job_id}")  # and through the API
+        status, body = client.json("GET", f"/api/v1/status/{job_id}")  # and through the API
         assert status == 200 and set(body) == {"status", "progress", "message", "created_at", "logs"}
         http_reads += 1
     rewrites = sum(int(writer.communicate(timeout=30)[0]) for writer in writers)
@@ -50,4 +50,4 @@ def test_a_reader_hammering_a_state_file_never_sees_it_torn(spool, server):
     assert torn == 0
     assert rewrites > 400  # a hundred and more rewrites a second, each fsynced
     assert len(progress_seen) > 10  # the reader really did see it change
-    assert [p.name for p in spool.dir("tmp").iterdir()] == []
+    assert [p.name for p in spool.home.queue("tmp").iterdir()] == []

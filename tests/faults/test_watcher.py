@@ -1,6 +1,6 @@
 """The file watcher can fail: missed events are made up by the periodic rescan, and a watcher
 that dies is restarted, or the daemon exits non-zero for its supervisor to restart it."""
-from conftest import wait_for
+from helpers import wait_for
 from ttvd.job import JobStatus
 from ttvd.spool import Spool
 
@@ -10,7 +10,7 @@ def test_a_deaf_watcher_misses_every_event_and_the_rescan_still_finds_every_file
     daemon = start(["daemon"], home, TTVD_FAULTS="watch:deaf")
     wait_for(lambda: "daemon ready" in daemon.output(), 20, daemon)
     for n in range(5):
-        (spool.watch / f"tale{n}.txt").write_text(f"Tale number {n}, dropped while nobody listened.")
+        (spool.home.watch / f"tale{n}.txt").write_text(f"Tale number {n}, dropped while nobody listened.")
     states = wait_for(lambda: (s := list(spool.states())) and len(s) == 5 and
                       all(x.status is JobStatus.COMPLETED for x in s) and s, 120, daemon)
     assert daemon.stop() == 0
@@ -22,7 +22,7 @@ def test_a_dying_watcher_is_restarted_then_the_daemon_exits_non_zero(start, home
     daemon = start(["daemon"], home, TTVD_FAULTS="watch:die")
     wait_for(lambda: "daemon ready" in daemon.output(), 20, daemon)
     for n in range(20):  # every event kills the watcher again
-        (spool.watch / f"tale{n}.txt").write_text(f"Tale number {n}.")
+        (spool.home.watch / f"tale{n}.txt").write_text(f"Tale number {n}.")
         if daemon.popen.poll() is not None:
             break
         wait_for(lambda: daemon.output().count("file watcher died") > min(n, 3) or

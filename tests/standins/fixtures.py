@@ -8,9 +8,9 @@ import pytest
 from ttvd import config, pipeline
 from ttvd.job import new_id
 
+from helpers import TINY, Recorder
 from standins import OPENAI_KEY, PEXELS_KEY, start_openai, start_pexels
 
-TINY = {"TTVD_HEIGHT": "320", "TTVD_FPS": "10", "TTVD_PRESET": "ultrafast", "TTVD_LOG_LEVEL": "INFO"}
 FAST_RETRIES = {"TTVD_HTTP_RETRIES": "2", "TTVD_RETRY_BACKOFF": "0.01", "TTVD_RETRY_MAX_WAIT": "0.2",
                 "TTVD_HTTP_TIMEOUT": "5"}
 
@@ -43,32 +43,6 @@ def online_env(openai=None, pexels=None, **extra: str) -> dict[str, str]:
         env.update(PEXELS_API_KEY=PEXELS_KEY, PEXELS_API_URL=pexels.url)
     env.update(extra)
     return env
-
-
-class Recorder:
-    """A pipeline reporter that keeps what it is told."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.stages: list[str] = []
-
-    def stage_started(self, stage: str) -> None:
-        self.stages.append(stage)
-
-    def stage_finished(self, stage: str) -> None:
-        pass
-
-    def progress(self, percent: int) -> None:
-        pass
-
-    def log(self, line: str) -> None:
-        self.lines.append(line)
-
-    def credits(self, entries: list[dict]) -> None:
-        self.credited = entries
-
-    def text(self) -> str:
-        return "\n".join(self.lines)
 
 
 def make_job(home: Path, text: str, env: dict[str, str], options: dict | None = None) -> pipeline.Job:

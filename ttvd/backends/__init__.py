@@ -1,46 +1,47 @@
 """Backends, chosen by name per stage from one small table.
 
 Each stage has an offline default and, where a key is set, an online backend. A setting
-(``TTVD_SPEECH`` and friends) or a job's ``options`` can force either by name. This module imports
-no vendor SDK, so the HTTP facade can validate job options with it.
+(``TTVD_SPEECH`` and friends) or a job's option of the same name can force either. The names a
+job may use are checked in ``ttvd.options``; this module decides and imports backends by name.
 """
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
-from ttvd.errors import ConfigError
+from ttvd.config import Settings
+from ttvd.options import AUTO
 
 
 @dataclass(frozen=True)
 class StageBackends:
-    setting: str                 # the setting that forces a backend, e.g. TTVD_SPEECH
+    option: str                  # the job option and setting attribute that force a backend
     offline: str                 # the default without keys, and the fallback when a service is down
     online: str
-    key: str                     # the key whose presence selects ``online``
+    key: str                     # the settings attribute whose presence selects ``online``
     table: Mapping[str, str]     # backend name -> "module:function"
 
 
 STAGES: dict[str, StageBackends] = {
-    "speech": StageBackends("TTVD_SPEECH", "espeak", "openai", "OPENAI_API_KEY", {
+    "speech": StageBackends("speech", "espeak", "openai", "openai_api_key", {
         "espeak": "ttvd.pipeline.speech:speak_offline",
         "openai": "ttvd.backends.openai_speech:speak",
     }),
-    "captions": StageBackends("TTVD_CAPTIONS", "speech", "openai", "OPENAI_API_KEY", {
+    "captions": StageBackends("timing", "speech", "openai", "openai_api_key", {
         "speech": "ttvd.pipeline.captions:speech_word_times",
         "openai": "ttvd.backends.openai_transcribe:word_times",
     }),
-    "queries": StageBackends("TTVD_QUERIES", "keywords", "openai", "OPENAI_API_KEY", {
+    "queries": StageBackends("queries", "keywords", "openai", "openai_api_key", {
         "keywords": "ttvd.pipeline.queries:keywords",
         "openai": "ttvd.backends.openai_queries:queries",
     }),
-    "footage": StageBackends("TTVD_FOOTAGE", "local", "pexels", "PEXELS_API_KEY", {
+    "footage": StageBackends("footage", "local", "pexels", "pexels_api_key", {
         "local": "ttvd.backends.media_folder:MediaFolder",
         "pexels": "ttvd.backends.pexels:PexelsSource",
     }),
 }
-AUTO = "auto"
 
 
 @dataclass(frozen=True)
@@ -52,47 +53,12 @@ class Choice:
     reason: str
     default: bool = False  # the offline default, chosen because nothing asked for another
 
-
     @property
     def online(self) -> bool:
         return self.name == STAGES[self.stage].online
 
 
-def check_choice(stage: str, value: str, allow_auto: bool = False) -> str:
-    """``value`` if it names a backend of ``stage``; ValueError naming the choices otherwise."""
-    names = list(STAGES[stage].table) + ([AUTO] if allow_auto else [])
-    if value not in names:
-        raise ValueError(f"must be one of {', '.join(names)}")
-    return value
-
-
-def validate_options(options: Any) -> dict[str, Any]:
-    """A job's ``options`` object, checked: backends per stage (``{"speech": "openai"}``) and render options.
-
-    Raises ConfigError with a message fit for a 400 answer on an unknown option or value.
-    """
-    from ttvd.render import options as render_options
-
-    if not isinstance(options, dict):
-        raise ConfigError("Field 'options' must be an object")
-    known = list(STAGES) + list(render_options.OPTION_NAMES)
-    checked = dict(options)
-    checked.update(render_options.validate(options))
-    for name, value in options.items():
-        if name in render_options.OPTION_NAMES:
-            continue
-        if name not in STAGES:
-            raise ConfigError(f"Unknown option {name!r}; known options: {', '.join(known)}")
-        if not isinstance(value, str):
-            raise ConfigError(f"Option {name!r} must be a string")
-        try:
-            check_choice(name, value, allow_auto=True)
-        except ValueError as exc:
-            raise ConfigError(f"Option {name!r} {exc}") from None
-    return checked
-
-
-def choose(stage: str, settings, options: Mapping[str, Any] | None = None,
+def choose(stage: str, settings: Settings, options: Mapping[str, Any] | None = None,
            speech: str | None = None) -> Choice:
     """Which backend ``stage`` uses: job option, then setting, then the key that is set, else offline.
 
@@ -100,22 +66,23 @@ def choose(stage: str, settings, options: Mapping[str, Any] | None = None,
     only the offline engine reports when each word is spoken.
     """
     spec = STAGES[stage]
-    forced = (options or {}).get(stage, AUTO)
+    forced = (options or {}).get(spec.option, AUTO)
     if forced != AUTO:
         return Choice(stage, forced, f"the job's options ask for {forced}")
-    setting = settings.get(spec.setting)
+    setting = getattr(settings, spec.option)
     if setting != AUTO:
-        return Choice(stage, setting, f"{spec.setting}={setting}")
+        return Choice(stage, setting, f"TTVD_{spec.option.upper()}={setting}")
     if stage == "captions":
         if speech == STAGES["speech"].online:
             return Choice(stage, spec.online, "the narration comes from OpenAI, which reports no word times")
         return Choice(stage, spec.offline, "the speech engine reports when each word is spoken", default=True)
-    if settings.get(spec.key):
-        return Choice(stage, spec.online, f"{spec.key} is set")
-    return Choice(stage, spec.offline, f"{spec.key} is not set", default=True)
+    key = spec.key.upper()
+    if getattr(settings, spec.key):
+        return Choice(stage, spec.online, f"{key} is set")
+    return Choice(stage, spec.offline, f"{key} is not set", default=True)
 
 
-def choices(settings, options: Mapping[str, Any] | None = None) -> dict[str, Choice]:
+def choices(settings: Settings, options: Mapping[str, Any] | None = None) -> dict[str, Choice]:
     """The choice of every stage, in pipeline order."""
     speech = choose("speech", settings, options)
     return {"speech": speech,
@@ -124,7 +91,10 @@ def choices(settings, options: Mapping[str, Any] | None = None) -> dict[str, Cho
             "footage": choose("footage", settings, options)}
 
 
-def resolve(stage: str, name: str) -> Callable:
-    """The function (or class) that implements backend ``name`` of ``stage``."""
+def resolve(stage: str, name: str) -> Callable[..., Any]:
+    """The function (or class) that implements backend ``name`` of ``stage``.
+
+    Imported by name on first use, so a job that stays offline never loads a vendor SDK.
+    """
     module, _, attr = STAGES[stage].table[name].partition(":")
     return getattr(importlib.import_module(module), attr)

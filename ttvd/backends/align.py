@@ -31,7 +31,8 @@ def align(source: list[Word], heard: list[tuple[str, float, float]], duration: f
         elif tag == "replace":
             _spread(source, times, i1, i2, heard[j1][1], heard[j2 - 1][2])
     _fill_missing(source, times, duration)
-    return _monotonic([Word(w.text, t[0], t[1]) for w, t in zip(source, times)], duration)
+    filled = [t if t is not None else (0.0, 0.0) for t in times]  # _fill_missing left none empty
+    return _monotonic([Word(w.text, t[0], t[1]) for w, t in zip(source, filled, strict=True)], duration)
 
 
 def _spread(source: list[Word], times: list, i1: int, i2: int, start: float, end: float) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ttvd.atomic import fsync_dir
-from ttvd.backends.service import RetryPolicy, Retryable, ServiceError, classify
+from ttvd.backends.service import Retryable, RetryPolicy, ServiceError, classify
 
 log = logging.getLogger(__name__)
 CHUNK = 256 * 1024
@@ -50,7 +50,8 @@ class DownloadCache:
         try:
             with self.session.get(url, stream=True, timeout=(self.timeout, self.timeout)) as response:
                 if response.status_code >= 400:
-                    error = classify(service, response.status_code, retry_after_header=response.headers.get("Retry-After"))
+                    error = classify(service, response.status_code,
+                                     retry_after_header=response.headers.get("Retry-After"))
                     if isinstance(error, Retryable):
                         raise error
                     raise ServiceError(service, f"{service} file download refused (HTTP {response.status_code})",

@@ -1,8 +1,8 @@
 """``ttvd doctor``: which backend each stage will use and why, and whether each answers."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ttvd import backends
 from ttvd.errors import TtvdError

@@ -10,12 +10,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from ttvd import media
 from ttvd.errors import ConfigError
-from ttvd.media import ffmpeg_exe
 from ttvd.timeline import Clip, Passage
 
 log = logging.getLogger(__name__)
@@ -23,7 +22,6 @@ VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".webm", ".mkv")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 MIN_VIDEO_SECONDS = 1.0
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
-_DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
 
 
 @dataclass
@@ -69,11 +67,10 @@ class MediaFolder:
     def __init__(self, settings, job_id: str = "") -> None:
         folder = settings.media_dir
         self.items: list[MediaItem] = []
-        if folder:
-            path = Path(folder).expanduser()
-            if not path.is_dir():
+        if folder is not None:
+            if not folder.is_dir():
                 raise ConfigError(f"TTVD_MEDIA_DIR={folder} is not a folder")
-            self.items = scan(path)
+            self.items = scan(folder)
         self.used: set[Path] = set()
         self.job_id = job_id
 
@@ -96,19 +93,9 @@ class MediaFolder:
             seed = int(hashlib.sha256(f"{self.job_id}:{item.path.name}".encode()).hexdigest()[:8], 16)
             return Clip(start, end, "image", str(item.path), params={**params, "motion": "pan_zoom", "seed": seed})
         if item.duration is None:
-            item.duration = duration(item.path)
+            item.duration = media.duration(item.path) or 0.0
+            if not item.duration:
+                log.warning("cannot read %s; it is not used", item.path)
         if item.duration < MIN_VIDEO_SECONDS:
             return None
         return Clip(start, min(end, start + item.duration), "video", str(item.path), params=params)
-
-
-def duration(path: Path) -> float:
-    """A media file's duration from its header (0 when ffmpeg cannot read it)."""
-    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True,
-                            text=True, errors="replace")
-    match = _DURATION.search(result.stderr)
-    if not match:
-        log.warning("cannot read %s; it is not used", path)
-        return 0.0
-    hours, minutes, seconds = match.groups()
-    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)

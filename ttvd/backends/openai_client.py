@@ -6,9 +6,10 @@ or a server error ends in ``ServiceUnavailable`` (the stage falls back offline) 
 """
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from ttvd.backends.service import RetryPolicy, Retryable, classify, scrub
+from ttvd.backends.service import Retryable, RetryPolicy, classify, scrub
 from ttvd.errors import ConfigError
 
 SERVICE = "OpenAI"
@@ -19,11 +20,11 @@ def client(settings) -> Any:
     """An ``openai.OpenAI`` client for the configured key and base URL."""
     import openai
 
-    key = settings.get("OPENAI_API_KEY")
+    key = settings.openai_api_key
     if not key:
         raise ConfigError("OpenAI was chosen but OPENAI_API_KEY is not set "
                           "(for a local OpenAI-compatible server any value will do)")
-    return openai.OpenAI(api_key=key, base_url=settings.get("OPENAI_BASE_URL") or None,
+    return openai.OpenAI(api_key=key, base_url=settings.openai_base_url or None,
                          timeout=settings.http_timeout, max_retries=0)
 
 
@@ -31,7 +32,7 @@ def request(settings, what: str, send: Callable[[], T]) -> T:
     """``send()`` with retries; vendor errors become ttvd's service errors (see ttvd.backends.service)."""
     import openai
 
-    key = settings.get("OPENAI_API_KEY")
+    key = settings.openai_api_key
 
     def once() -> T:
         try:
@@ -49,7 +50,7 @@ def request(settings, what: str, send: Callable[[], T]) -> T:
 
 
 def base_url(settings) -> str:
-    return settings.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+    return settings.openai_base_url or "https://api.openai.com/v1"
 
 
 def _detail(exc: Any) -> str:

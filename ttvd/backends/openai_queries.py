@@ -47,7 +47,7 @@ def queries(passages: list[Passage], settings) -> list[list[str]]:
     problem = ""
     for attempt in range(ATTEMPTS):
         response = openai_client.request(settings, "chat", lambda: client.chat.completions.create(
-            model=settings.get("OPENAI_CHAT_MODEL"), messages=messages, temperature=0.2,
+            model=settings.openai_chat_model, messages=messages, temperature=0.2,  # noqa: B023 (called at once)
             response_format={"type": "json_object"}))
         content = _content(response)
         try:

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import re
 import subprocess
-import wave
 from pathlib import Path
 
 import numpy as np
 
+from ttvd import media
 from ttvd.backends import openai_client
 from ttvd.backends.service import ServiceError
-from ttvd.media import ffmpeg_exe
+from ttvd.text import spoken
 from ttvd.timeline import Speech, Word
 
 SAMPLE_RATE = 24000
@@ -22,7 +22,6 @@ GAP_SECONDS = 0.25    # silence between two requests' audio: a sentence pause
 FADE_SECONDS = 0.01   # each piece fades in and out, so no join clicks
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*$")
 _CLAUSE_END = re.compile(r"[,;:—–][\"'”’)\]]*$")
-_SPOKEN = re.compile(r"\w")
 
 
 def speak(text: str, audio_path: Path, settings) -> Speech:
@@ -31,10 +30,10 @@ def speak(text: str, audio_path: Path, settings) -> Speech:
     pieces: list[np.ndarray] = []
     words: list[Word] = []
     offset = 0.0
-    for tokens in split_text(text, settings.get("OPENAI_SPEECH_MAX_CHARS")):
-        chunk = " ".join(tokens)[:settings.get("OPENAI_SPEECH_MAX_CHARS")]
+    for tokens in split_text(text, settings.openai_speech_max_chars):
+        chunk = " ".join(tokens)[:settings.openai_speech_max_chars]
         audio = openai_client.request(settings, "speech", lambda: client.audio.speech.create(
-            model=settings.get("OPENAI_SPEECH_MODEL"), voice=settings.get("OPENAI_VOICE"), input=chunk,
+            model=settings.openai_speech_model, voice=settings.openai_voice, input=chunk,  # noqa: B023 (called at once)
             response_format="wav").content)
         samples = _faded(decode_pcm(audio))
         if pieces:
@@ -46,7 +45,7 @@ def speak(text: str, audio_path: Path, settings) -> Speech:
     joined = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int16)
     if not joined.size or not words:
         raise ServiceError(openai_client.SERVICE, "OpenAI speech returned no audio for this text")
-    write_wav(audio_path, joined)
+    media.write_wav(audio_path, joined.astype("<i2").tobytes(), SAMPLE_RATE)
     return Speech(str(audio_path), round(len(joined) / SAMPLE_RATE, 3), words)
 
 
@@ -78,8 +77,7 @@ def _fit(tokens: list[str], limit: int) -> list[list[str]]:
             clauses.append([])
     parts: list[list[str]] = []
     for clause in (c for c in clauses if c):
-        for token in clause if _length(clause) > limit else [None]:
-            piece = [token] if token is not None else clause
+        for piece in ([token] for token in clause) if _length(clause) > limit else [clause]:
             if parts and _length(parts[-1] + piece) <= limit:
                 parts[-1] += piece
             else:
@@ -99,9 +97,9 @@ def estimate_times(tokens: list[str], samples: np.ndarray, offset: float) -> lis
     total = sum(weights) or 1
     words: list[Word] = []
     at = start
-    for token, weight in zip(tokens, weights):
+    for token, weight in zip(tokens, weights, strict=True):
         span = (end - start) * weight / total
-        if words and not _SPOKEN.search(token):
+        if words and not spoken(token):
             words[-1].text += " " + token  # a lone dash is not spoken: it stays with the word before
             words[-1].end = round(offset + at + span, 3)
         else:
@@ -119,7 +117,7 @@ def _voiced_span(samples: np.ndarray) -> tuple[float, float]:
 
 def decode_pcm(data: bytes) -> np.ndarray:
     """Any audio file's bytes (WAV, MP3, ...) as 24 kHz mono 16-bit samples, decoded by ffmpeg."""
-    result = subprocess.run([ffmpeg_exe(), "-v", "error", "-nostdin", "-i", "pipe:0", "-f", "s16le", "-ac", "1",
+    result = subprocess.run([media.ffmpeg_exe(), "-v", "error", "-nostdin", "-i", "pipe:0", "-f", "s16le", "-ac", "1",
                              "-ar", str(SAMPLE_RATE), "pipe:1"], input=data, capture_output=True)
     if result.returncode != 0 or not result.stdout:
         raise ServiceError(openai_client.SERVICE, "OpenAI speech returned something that is not audio")
@@ -134,13 +132,3 @@ def _faded(samples: np.ndarray) -> np.ndarray:
         samples[:n] *= ramp
         samples[-n:] *= ramp[::-1]
     return samples.astype(np.int16)
-
-
-def write_wav(path: Path, samples: np.ndarray) -> None:
-    tmp = path.with_name(path.name + ".part")
-    with wave.open(str(tmp), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(SAMPLE_RATE)
-        out.writeframes(samples.astype("<i2").tobytes())
-    tmp.replace(path)

@@ -21,13 +21,12 @@ def word_times(speech: Speech, settings) -> list[Word]:
                                  f"the narration is too long to transcribe in one request ({len(audio)} bytes)")
     client = openai_client.client(settings)
     result = openai_client.request(settings, "transcription", lambda: client.audio.transcriptions.create(
-        file=("narration.mp3", audio, "audio/mpeg"), model=settings.get("OPENAI_TRANSCRIBE_MODEL"),
+        file=("narration.mp3", audio, "audio/mpeg"), model=settings.openai_transcribe_model,
         response_format="verbose_json", timestamp_granularities=["word"]))
-    heard = [_word(w) for w in (_field(result, "words") or [])]
-    heard = [h for h in heard if h is not None]
+    heard = [h for h in (_word(w) for w in (_field(result, "words") or [])) if h is not None]
     if not heard:
         raise ServiceError(openai_client.SERVICE, "OpenAI transcription returned no word timestamps "
-                           f"(does {settings.get('OPENAI_TRANSCRIBE_MODEL')} support them?)")
+                           f"(does {settings.openai_transcribe_model} support them?)")
     return align(speech.words, heard, speech.duration)
 
 

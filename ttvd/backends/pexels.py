@@ -8,11 +8,10 @@ to the output aspect. Files land in the shared download cache.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 from ttvd.backends.cache import DownloadCache
-from ttvd.backends.service import RetryPolicy, Retryable, ServiceError, ServiceUnavailable, classify, scrub
+from ttvd.backends.service import Retryable, RetryPolicy, ServiceError, ServiceUnavailable, classify, scrub
 from ttvd.errors import ConfigError
 from ttvd.timeline import Clip, Passage
 
@@ -30,16 +29,16 @@ class PexelsSource:
     def __init__(self, settings, job_id: str = "") -> None:
         import requests
 
-        self.key = settings.get("PEXELS_API_KEY")
+        self.key = settings.pexels_api_key
         if not self.key:
             raise ConfigError("Pexels was chosen but PEXELS_API_KEY is not set")
-        self.base = settings.get("PEXELS_API_URL").rstrip("/")
+        self.base = settings.pexels_api_url.rstrip("/")
         self.width, self.height = settings.size()
         self.orientation = ORIENTATIONS[settings.aspect]
         self.timeout = settings.http_timeout
         self.policy = RetryPolicy.from_settings(settings)
         self.session = requests.Session()
-        root = Path(settings.cache_dir) if settings.cache_dir else settings.home / "cache"
+        root = settings.cache_dir or settings.home / "cache"
         self.cache = DownloadCache(root / "footage", settings.download_max_bytes, self.timeout, self.policy,
                                    self.session)
         self.job_id = job_id

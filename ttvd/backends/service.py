@@ -1,6 +1,6 @@
-"""What every online backend shares: its errors, its retry policy, and keeping keys out of messages.
+"""What every online backend shares: its retry policy, the HTTP status classifier, key scrubbing.
 
-Vendor errors become one of three ttvd errors at the backend's edge:
+Vendor errors become one of three ttvd errors (``ttvd.errors``) at the backend's edge:
 
 - ``KeyRejected`` (401/403): the job fails at that stage; the user must fix the key.
 - ``ServiceUnavailable`` (429, 5xx, timeouts, no connection; after the retries): the stage falls
@@ -12,32 +12,15 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, TypeVar
+from typing import TypeVar
 
-from ttvd.errors import TtvdError
+from ttvd.errors import KeyRejected, ServiceError, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _KEYLIKE = re.compile(r"\b(sk-[A-Za-z0-9_*\-]{4,}|[A-Za-z0-9]{40,})")
-
-
-class ServiceError(TtvdError):
-    """An online service refused a request; the message names the service and the HTTP status."""
-
-    def __init__(self, service: str, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.service = service
-        self.status = status
-
-
-class KeyRejected(ServiceError):
-    def __init__(self, service: str, status: int) -> None:
-        super().__init__(service, f"{service} rejected the API key (HTTP {status})", status)
-
-
-class ServiceUnavailable(ServiceError):
-    """The service stayed busy, failing or out of reach through every retry."""
 
 
 class Retryable(Exception):
@@ -57,7 +40,7 @@ class RetryPolicy:
     sleep: Callable[[float], None] = time.sleep
 
     @classmethod
-    def from_settings(cls, settings) -> "RetryPolicy":
+    def from_settings(cls, settings) -> RetryPolicy:
         return cls(settings.http_retries, settings.retry_backoff, settings.retry_max_wait)
 
     def wait(self, attempt: int, retry_after: float | None) -> float:
@@ -72,8 +55,9 @@ class RetryPolicy:
                 return attempt_once()
             except Retryable as exc:
                 if attempt == self.retries:
-                    raise ServiceUnavailable(
-                        service, f"{service} {what} failed after {attempt + 1} attempt{'s' if attempt else ''}: {exc}", exc.status) from None
+                    tries = f"{attempt + 1} attempt{'s' if attempt else ''}"
+                    raise ServiceUnavailable(service, f"{service} {what} failed after {tries}: {exc}",
+                                             exc.status) from None
                 delay = self.wait(attempt, exc.retry_after)
                 log.warning("%s %s: %s; retry %d of %d in %.2f s", service, what, exc, attempt + 1,
                             self.retries, delay)

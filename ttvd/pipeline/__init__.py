@@ -9,23 +9,20 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from ttvd import render
+from ttvd import atomic, backends, render
 from ttvd.config import Settings
-from ttvd.errors import Cancelled, StageError, TtvdError
+from ttvd.errors import Cancelled, NoSpaceError, RenderError, ServiceUnavailable, StageError, TtvdError
 from ttvd.job import STAGE_BY_NAME
-from ttvd.media import FfmpegError
-from ttvd import backends
-from ttvd.backends.service import ServiceUnavailable
 from ttvd.pipeline.captions import make_captions
 from ttvd.pipeline.footage import footage_credits, plan_footage
+from ttvd.pipeline.plan import Plan, resolve
 from ttvd.pipeline.queries import make_passages
-from ttvd.render import options as render_options
-from ttvd.render.fonts import find_font
-from ttvd.timeline import Caption, Clip, Passage, Speech, Style, Timeline
+from ttvd.timeline import Caption, Clip, Passage, Speech, Timeline
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -63,7 +60,7 @@ class Job:
         else:
             try:
                 result = compute()
-            except (StageError, Cancelled):
+            except (StageError, Cancelled, NoSpaceError):
                 raise
             except TtvdError as exc:
                 raise StageError(name, str(exc)) from exc
@@ -75,48 +72,47 @@ class Job:
 def run(job: Job) -> Path:
     """Make the video for ``job`` and return its path."""
     job.work.mkdir(parents=True, exist_ok=True)
-    speech = job.stage("speech", lambda: _speech(job), Speech.from_dict)
-    captions = job.stage("captions", lambda: _captions(job, speech),
+    plan = resolve(job.settings, job.options)
+    speech = job.stage("speech", lambda: _speech(job, plan), Speech.from_dict)
+    captions = job.stage("captions", lambda: _captions(job, plan, speech),
                          lambda data: [Caption.from_dict(c) for c in data])
-    passages = job.stage("queries", lambda: _queries(job, speech, captions),
+    passages = job.stage("queries", lambda: _queries(job, plan, speech, captions),
                          lambda data: [Passage(**p) for p in data])
-    clips = job.stage("footage", lambda: _footage(job, passages),
+    clips = job.stage("footage", lambda: _footage(job, plan, passages),
                       lambda data: [Clip(**c) for c in data])
-    job.stage("render", lambda: _render(job, speech, captions, clips), lambda data: data)
+    job.stage("render", lambda: _render(job, plan, speech, captions, clips), lambda data: data)
     return job.output
 
 
-def _speech(job: Job) -> Speech:
-    def speak(name: str, backend: Callable) -> Speech:
-        speech = backend(job.text, job.audio, job.settings)
+def _speech(job: Job, plan: Plan) -> Speech:
+    def speak(name: str, backend: Callable[..., Speech]) -> Speech:
+        speech = backend(job.text, job.audio, plan.settings)
         speech.engine = name
         return speech
 
-    return _with_fallback(job, backends.choose("speech", job.settings, job.options), speak)
+    return _with_fallback(job, backends.choose("speech", plan.settings, plan.options), speak)
 
 
-def _captions(job: Job, speech: Speech) -> list[Caption]:
-    choice = backends.choose("captions", job.settings, job.options, speech.engine)
-    words = _with_fallback(job, choice, lambda name, backend: backend(speech, job.settings))
-    return make_captions(words, style_for(job.settings, job.options).max_line_chars, speech.duration)
+def _captions(job: Job, plan: Plan, speech: Speech) -> list[Caption]:
+    choice = backends.choose("captions", plan.settings, plan.options, speech.engine)
+    words = _with_fallback(job, choice, lambda name, backend: backend(speech, plan.settings))
+    return make_captions(words, plan.style.max_line_chars, speech.duration)
 
 
-def _queries(job: Job, speech: Speech, captions: list[Caption]) -> list[Passage]:
+def _queries(job: Job, plan: Plan, speech: Speech, captions: list[Caption]) -> list[Passage]:
     passages = make_passages(captions, speech.duration)
-    choice = backends.choose("queries", job.settings, job.options)
+    choice = backends.choose("queries", plan.settings, plan.options)
     for passage, queries in zip(passages, _with_fallback(
-            job, choice, lambda name, backend: backend(passages, job.settings))):
+            job, choice, lambda name, backend: backend(passages, plan.settings)), strict=True):
         passage.queries = queries
     return passages
 
 
-def _footage(job: Job, passages: list[Passage]) -> list[Clip]:
-    choice = backends.choose("footage", job.settings, job.options)
+def _footage(job: Job, plan: Plan, passages: list[Passage]) -> list[Clip]:
+    choice = backends.choose("footage", plan.settings, plan.options)
     _log_choice(job, choice)
     names = [backends.STAGES["footage"].offline] + ([choice.name] if choice.online else [])
-    chosen = render_options.effective(job.settings, job.options)  # footage fits the job's own output size
-    settings = job.settings.replace(aspect=chosen["aspect"], height=chosen["height"])
-    sources = [backends.resolve("footage", name)(settings, job.job_id) for name in names]
+    sources = [backends.resolve("footage", name)(plan.settings, job.job_id) for name in names]
     clips = plan_footage(passages, sources, job.job_id, job.reporter.log)
     job.reporter.credits(footage_credits(clips))
     return clips
@@ -128,7 +124,7 @@ def _log_choice(job: Job, choice: backends.Choice) -> None:
         job.reporter.log(f"{choice.stage.capitalize()} from {choice.name}: {choice.reason}")
 
 
-def _with_fallback(job: Job, choice: backends.Choice, call: Callable[[str, Callable], T]) -> T:
+def _with_fallback(job: Job, choice: backends.Choice, call: Callable[[str, Callable[..., Any]], T]) -> T:
     """Run ``choice``'s backend; if its service stays unavailable, the stage's offline one, with a log line."""
     _log_choice(job, choice)
     try:
@@ -142,57 +138,35 @@ def _with_fallback(job: Job, choice: backends.Choice, call: Callable[[str, Calla
         return call(offline, backends.resolve(choice.stage, offline))
 
 
-def _render(job: Job, speech: Speech, captions: list[Caption], clips: list[Clip]) -> dict[str, Any]:
-    chosen = render_options.effective(job.settings, job.options)
-    width, height = render_options.size(chosen["aspect"], chosen["height"])
-    timeline = Timeline(speech.audio, speech.duration, width, height, chosen["fps"], clips, captions,
-                        style_for(job.settings, job.options),
-                        encoder={"codec": chosen["encoder"], "preset": chosen["preset"], "crf": chosen["crf"]})
+def _render(job: Job, plan: Plan, speech: Speech, captions: list[Caption], clips: list[Clip]) -> dict[str, Any]:
+    timeline = Timeline(speech.audio, speech.duration, plan.width, plan.height, plan.fps, clips, captions,
+                        plan.style, encoder=plan.encoder)
     _save(job.work / "timeline.json", timeline)
-    job.reporter.log(f"Rendering {width}x{height} at {chosen['fps']} fps with the {chosen['engine']} engine "
-                     f"({chosen['encoder']}, {chosen['preset']}, CRF {chosen['crf']})")
+    encoder = plan.encoder
+    job.reporter.log(f"Rendering {plan.width}x{plan.height} at {plan.fps} fps with the {plan.engine} engine "
+                     f"({encoder['codec']}, {encoder['preset']}, CRF {encoder['crf']})")
     partial = job.output.with_name(f".{job.output.name}.part")
-    stage = STAGE_BY_NAME["render"]
-    last = [stage.progress]
+    base = STAGE_BY_NAME["render"].progress
+    last = [base]
 
     def on_progress(fraction: float) -> None:
-        percent = stage.progress + min(9, int(fraction * 10))
+        percent = base + min(9, int(fraction * 10))
         if percent > last[0]:
             last[0] = percent
             job.reporter.progress(percent)
 
     try:
-        render.engine(chosen["engine"])(timeline, partial, job.work, on_progress, job.cancel)
+        render.engine(plan.engine)(timeline, partial, job.work, on_progress, job.cancel)
         os.replace(partial, job.output)
-    except InterruptedError as exc:
-        raise Cancelled("rendering was stopped") from exc
-    except FfmpegError as exc:
-        log.error("job %s: ffmpeg failed:\n%s", job.job_id, exc.stderr.strip()[-2000:])
-        raise StageError("render", str(exc)) from exc
-    except OSError as exc:
-        if exc.errno is not None:  # a real OS error (a full disk): the daemon's to handle
-            raise
-        # moviepy reports its ffmpeg's failures as OSError without an errno
-        log.error("job %s: %s engine failed: %s", job.job_id, chosen["engine"], exc)
-        raise StageError("render", f"{chosen['engine']} engine failed: {exc}") from exc
+    except RenderError as exc:
+        log.error("job %s: the %s engine failed:\n%s", job.job_id, plan.engine, exc.stderr.strip()[-2000:])
+        raise
     finally:
         partial.unlink(missing_ok=True)
     return {"output": str(job.output), "duration": speech.duration}
 
 
-def style_for(settings: Settings, options: dict[str, Any] | None = None) -> Style:
-    """Caption style for the job's output size (its aspect and height options over the settings)."""
-    chosen = render_options.effective(settings, options)
-    width, height = render_options.size(chosen["aspect"], chosen["height"])
-    font_file, font_name = find_font(settings.font)
-    font_size = round(min(width, height) * 0.068)
-    return Style(font_file, font_name, font_size, max_line_chars=max(8, int(width * 0.86 / (font_size * 0.62))),
-                 margin_v=round(height * 0.22))
-
-
 def _save(path: Path, result: Any) -> None:
-    from ttvd import atomic
-
     atomic.write_json(path, _plain(result))
 
 

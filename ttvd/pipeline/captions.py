@@ -19,7 +19,7 @@ def make_captions(words: list[Word], max_line_chars: int, duration: float) -> li
     """Group ``words`` into captions broken at sentence, phrase and pause boundaries."""
     chunks: list[list[Word]] = []
     current: list[Word] = []
-    for word, following in zip(words, words[1:] + [None]):
+    for word, following in zip(words, words[1:] + [None], strict=True):
         if current and not _fits(current + [word], max_line_chars):
             chunks.append(current)
             current = []
@@ -48,7 +48,7 @@ def _fits(words: list[Word], max_line_chars: int) -> bool:
 
 def _timed(chunks: list[list[Word]], max_line_chars: int, duration: float) -> list[Caption]:
     captions = []
-    for chunk, following in zip(chunks, chunks[1:] + [None]):
+    for chunk, following in zip(chunks, chunks[1:] + [None], strict=True):
         start = chunk[0].start
         end = min(chunk[-1].end + _HOLD, duration)
         if following is not None:

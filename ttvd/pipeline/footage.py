@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from ttvd.backends.service import ServiceUnavailable
 from ttvd.timeline import Clip, Passage

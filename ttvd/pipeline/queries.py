@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+
 from ttvd.timeline import Caption, Passage
 
 MIN_PASSAGE_SECONDS = 3.0
@@ -38,7 +39,7 @@ def make_passages(captions: list[Caption], duration: float) -> list[Passage]:
             groups.append([caption])
     if len(groups) > 1 and _span(groups[-1]) < MIN_PASSAGE_SECONDS / 2:
         groups[-2].extend(groups.pop())
-    passages = []
+    passages: list[Passage] = []
     for index, group in enumerate(groups):
         start = 0.0 if index == 0 else passages[-1].end
         end = duration if index == len(groups) - 1 else groups[index + 1][0].start

@@ -3,17 +3,16 @@ from __future__ import annotations
 
 import bisect
 import re
-import wave
 from pathlib import Path
 
 import numpy as np
 
+from ttvd import media
 from ttvd.errors import StageError
 from ttvd.pipeline import espeak
 from ttvd.timeline import Speech, Word
 
 _TOKEN = re.compile(r"\S+")
-_SPOKEN = re.compile(r"\w")
 _SILENCE_WINDOW = 0.01  # seconds per loudness window when trimming a word's tail
 
 
@@ -28,7 +27,7 @@ def speak(text: str, audio_path: Path, voice: str, rate: int) -> Speech:
     if not synthesis.samples:
         raise StageError("speech", "eSpeak NG produced no audio for this text")
     samples = np.frombuffer(synthesis.samples, dtype="<i2")
-    _write_wav(audio_path, synthesis.samples, synthesis.sample_rate)
+    media.write_wav(audio_path, synthesis.samples, synthesis.sample_rate)
     duration = len(samples) / synthesis.sample_rate
     starts = [event.sample / synthesis.sample_rate for event in synthesis.words]
     positions = [event.text_position - 1 for event in synthesis.words]
@@ -47,22 +46,23 @@ def align_words(text: str, positions: list[int], starts: list[float]) -> list[Wo
     tokens = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
     token_starts = [start for start, _, _ in tokens]
     times: list[float | None] = [None] * len(tokens)
-    for position, start in zip(positions, starts):
+    for position, start in zip(positions, starts, strict=True):
         index = bisect.bisect_right(token_starts, position) - 1
         if index < 0 or position >= tokens[index][1]:
             index += 1  # the event fell between tokens: it belongs to the next one
-        if index < len(tokens) and (times[index] is None or start < times[index]):
+        known = times[index] if index < len(tokens) else None
+        if index < len(tokens) and (known is None or start < known):
             times[index] = start
     words: list[Word] = []
     pending = ""
-    for (_, _, token), start in zip(tokens, times):
-        if start is None or (words and start < words[-1].start):
+    for (_, _, token), spoken_at in zip(tokens, times, strict=True):
+        if spoken_at is None or (words and spoken_at < words[-1].start):
             if words:
                 words[-1].text += " " + token
             else:
                 pending = f"{pending} {token}".strip()
             continue
-        words.append(Word(f"{pending} {token}".strip(), start, start))
+        words.append(Word(f"{pending} {token}".strip(), spoken_at, spoken_at))
         pending = ""
     if pending and words:
         words[-1].text += " " + pending
@@ -74,7 +74,7 @@ def _with_ends(words: list[Word], samples: np.ndarray, rate: int) -> list[Word]:
     total = len(samples) / rate
     window = max(1, int(rate * _SILENCE_WINDOW))
     threshold = max(200.0, float(np.abs(samples).max()) * 0.04)
-    for word, following in zip(words, words[1:] + [None]):
+    for word, following in zip(words, words[1:] + [None], strict=True):
         limit = following.start if following else total
         chunk = samples[int(word.start * rate):int(limit * rate)].astype(np.float32)
         usable = len(chunk) // window * window
@@ -84,17 +84,3 @@ def _with_ends(words: list[Word], samples: np.ndarray, rate: int) -> list[Word]:
         word.end = round(float(min(limit, max(end, word.start + 0.05))), 3)
         word.start = round(word.start, 3)
     return words
-
-
-def _write_wav(path: Path, pcm: bytes, rate: int) -> None:
-    tmp = path.with_name(path.name + ".part")
-    with wave.open(str(tmp), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(pcm)
-    tmp.replace(path)
-
-
-def has_words(text: str) -> bool:
-    return _SPOKEN.search(text) is not None

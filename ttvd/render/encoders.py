@@ -6,11 +6,11 @@ import logging
 import subprocess
 
 from ttvd import media
-from ttvd.render.options import HARDWARE_ENCODERS
+from ttvd.options import HARDWARE_ENCODERS, SOFTWARE_ENCODER
 
 log = logging.getLogger(__name__)
 
-SOFTWARE = "libx264"
+SOFTWARE = SOFTWARE_ENCODER
 # x264 preset -> the NVENC preset of about the same speed/quality trade (p1 fastest .. p7 best).
 _NVENC_PRESETS = {"ultrafast": "p1", "superfast": "p1", "veryfast": "p2", "faster": "p3", "fast": "p4",
                   "medium": "p5", "slow": "p6", "slower": "p7", "veryslow": "p7"}
@@ -48,7 +48,7 @@ def args(codec: str, encoder: dict, threads: int = 0) -> list[str]:
     return ["-c:v", codec, "-q:v", str(max(1, 100 - 2 * crf))]  # videotoolbox: quality 1..100
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def probe(codec: str) -> str:
     """Empty if ``codec`` encodes a few frames here; else the reason it does not."""
     command = [media.ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error",

@@ -10,8 +10,8 @@ encoded with the narration muxed in. Timelines of more than CHUNK_CLIPS clips ar
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ttvd import media
 from ttvd.render import encoders
@@ -27,7 +27,7 @@ CHUNK_CLIPS = 8      # clips per ffmpeg process: a filtergraph holds ~20 MB per 
 def render(timeline: Timeline, output: Path, workdir: Path,
            on_progress: Callable[[float], None] | None = None,
            cancel: threading.Event | None = None) -> None:
-    """Render ``timeline`` to ``output``; raises ``media.FfmpegError`` or ``InterruptedError``.
+    """Render ``timeline`` to ``output``; raises ``RenderError``, ``NoSpaceError`` or ``Cancelled``.
 
     On any failure or cancellation the encoder is gone and no partial ``output`` is left behind.
     """
@@ -93,9 +93,9 @@ def build_args(timeline: Timeline, output: Path, captions: str, codec: str = "li
     decodes only when concat asks it for frames, so clips not yet playing hold no frame queues.
     """
     whole = pieces is None
-    pieces = clip_frames(timeline) if whole else pieces
+    run = clip_frames(timeline) if pieces is None else pieces
     chains: list[str] = []
-    for index, (clip, frames) in enumerate(pieces):
+    for index, (clip, frames) in enumerate(run):
         chains.append(f"{_source(clip, timeline, frames)},{_shape(clip, timeline, frames)},"
                       f"format=yuv420p[v{index}]")
     joined = "".join(f"[v{i}]" for i in range(len(chains)))
@@ -105,7 +105,7 @@ def build_args(timeline: Timeline, output: Path, captions: str, codec: str = "li
     unshift = ",setpts=PTS-STARTPTS" if first_frame else ""
     chains.append(f"{joined}concat=n={len(chains)}:v=1:a=0,{shift}"
                   f"ass=filename={escape_filter_value(captions)}:fontsdir={font_dir}{unshift}[out]")
-    frames = sum(count for _, count in pieces)
+    frames = sum(count for _, count in run)
     audio_in, audio_out = (["-i", timeline.audio], ["-map", "0:a", "-c:a", "aac", "-b:a", "128k"]) if whole \
         else ([], ["-an"])
     return [
@@ -144,7 +144,7 @@ def _source(clip: Clip, timeline: Timeline, frames: int) -> str:
         speed = p["speed"] / timeline.fps  # radians a second -> radians a frame, the filter's unit
         return (f"gradients=s={width}x{height}:r={timeline.fps}:d={(frames + 1) / timeline.fps:.6f}:{colours}"
                 f":n={len(p['colours'])}:speed={speed:.6f}:seed={p['seed']}:type={p['type']}:{points}")
-    movie = f"movie=filename={escape_filter_value(clip.source)}:dec_threads={DECODER_THREADS}"
+    movie = f"movie=filename={escape_filter_value(str(clip.source))}:dec_threads={DECODER_THREADS}"
     if clip.kind == "image" or clip.in_point <= 0:
         return movie  # a still is one frame, decoded once; _pan loops it
     # Seek to the keyframe before the in-point, then drop what precedes it (as -ss before -i does).
@@ -177,7 +177,8 @@ def _pan(clip: Clip, timeline: Timeline, frames: int) -> str:
         # Same arithmetic as motion.Pan.offset: margin/2 + place * min(margin, TRAVEL*frame)/2
         position.append(f"({size}-{out})/2+({start}+({end - start})*n/{last})"
                         f"*min({size}-{out}\\,{TRAVEL * frame:.1f})/2")
-    return (f"scale=w='max({w}\\,2*round(iw*{cover}/2))':h='max({h}\\,2*round(ih*{cover}/2))':flags=bicubic:out_range=tv,"
+    return (f"scale=w='max({w}\\,2*round(iw*{cover}/2))':h='max({h}\\,2*round(ih*{cover}/2))'"
+            f":flags=bicubic:out_range=tv,"
             f"format=yuv420p,setsar=1,loop=loop=-1:size=1,setpts=N/({timeline.fps}*TB),"
             f"crop={w}:{h}:x='{position[0]}':y='{position[1]}',trim=end_frame={frames}")
 

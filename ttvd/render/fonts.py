@@ -17,13 +17,12 @@ CANDIDATES = (
 
 
 @functools.lru_cache(maxsize=8)
-def find_font(configured: str = "") -> tuple[str, str]:
+def find_font(configured: Path | None = None) -> tuple[str, str]:
     """(path, family name) of the caption font; a ConfigError says how to fix a missing one."""
-    if configured:
-        path = Path(configured)
-        if not path.is_file():
-            raise ConfigError(f"TTVD_FONT={configured!r} is not a readable font file")
-        return str(path), _family(path)
+    if configured is not None:
+        if not configured.is_file():
+            raise ConfigError(f"TTVD_FONT={str(configured)!r} is not a readable font file")
+        return str(configured), _family(configured)
     for candidate in CANDIDATES:
         if Path(candidate).is_file():
             return candidate, _family(Path(candidate))
@@ -34,6 +33,9 @@ def _family(path: Path) -> str:
     from PIL import ImageFont
 
     try:
-        return ImageFont.truetype(str(path), 12).getname()[0]
+        family = ImageFont.truetype(str(path), 12).getname()[0]
     except OSError as exc:
         raise ConfigError(f"cannot read font {path}: {exc}") from None
+    if not family:
+        raise ConfigError(f"font {path} has no family name")
+    return family

@@ -6,15 +6,17 @@ composed in Python and piped to ffmpeg, which is why it is many times slower.
 """
 from __future__ import annotations
 
+import errno
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import proglog
 from moviepy import AudioFileClip, CompositeVideoClip, ImageClip, TextClip, VideoClip, VideoFileClip
 from PIL import Image, ImageOps
 
+from ttvd.errors import Cancelled, NoSpaceError, RenderError
 from ttvd.render import encoders
 from ttvd.render.ffmpeg import GENERATED_SCALE, frame_count
 from ttvd.render.motion import cover_size, pan_for
@@ -24,7 +26,10 @@ from ttvd.timeline import Caption, Clip, Timeline
 def render(timeline: Timeline, output: Path, workdir: Path,
            on_progress: Callable[[float], None] | None = None,
            cancel: threading.Event | None = None) -> None:
-    """Render ``timeline`` to ``output``; raises ``InterruptedError`` when cancelled (no file is left)."""
+    """Render ``timeline`` to ``output``; raises ``RenderError``, ``NoSpaceError`` or ``Cancelled``.
+
+    No partial ``output`` is left behind on any failure.
+    """
     codec = encoders.choose(timeline.encoder)
     duration = frame_count(timeline) / timeline.fps
     layers = [_background(clip, timeline) for clip in timeline.clips]
@@ -41,6 +46,16 @@ def render(timeline: Timeline, output: Path, workdir: Path,
             ffmpeg_params=[*_without(encoder_args, "-c:v", "-preset"), "-pix_fmt", "yuv420p",
                            "-movflags", "+faststart", "-f", "mp4"],
             logger=_Progress(on_progress, cancel))
+    except _Stop:
+        output.unlink(missing_ok=True)
+        raise Cancelled("rendering was stopped") from None
+    except OSError as exc:
+        output.unlink(missing_ok=True)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left on device" in str(exc):
+            raise NoSpaceError("No space left on device while encoding the video") from exc
+        # moviepy reports its ffmpeg's failures as an OSError carrying ffmpeg's text
+        raise RenderError(f"moviepy engine failed: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}",
+                          str(exc)) from exc
     except BaseException:
         output.unlink(missing_ok=True)
         raise
@@ -76,10 +91,10 @@ def _video(clip: Clip, timeline: Timeline, duration: float) -> VideoClip:
 def _still(clip: Clip, timeline: Timeline, duration: float) -> VideoClip:
     """The still scaled once to cover the frame, moved under it along motion.pan_for's path."""
     w, h = timeline.width, timeline.height
-    with Image.open(clip.source) as image:
+    with Image.open(str(clip.source)) as image:
         image = ImageOps.exif_transpose(image).convert("RGB")
         cover_w, cover_h = cover_size(image.width, image.height, w, h)
-        picture = np.asarray(image.resize((cover_w, cover_h), Image.BICUBIC))
+        picture = np.asarray(image.resize((cover_w, cover_h), Image.Resampling.BICUBIC))
     pan = pan_for(clip)
     frames = max(1, round(duration * timeline.fps) - 1)
 
@@ -112,7 +127,7 @@ def _gradient(clip: Clip, timeline: Timeline, duration: float) -> VideoClip:
         mix = (place - low)[..., None]
         small = colours[low] * (1 - mix) + colours[low + 1] * mix
         picture = Image.fromarray(small.astype(np.uint8))
-        return np.asarray(picture.resize((timeline.width, timeline.height), Image.BILINEAR))
+        return np.asarray(picture.resize((timeline.width, timeline.height), Image.Resampling.BILINEAR))
 
     return VideoClip(frame, duration=duration)
 
@@ -145,6 +160,10 @@ def _without(args: list[str], *flags: str) -> list[str]:
     return kept
 
 
+class _Stop(Exception):
+    """Raised from moviepy's progress callback to stop its render loop."""
+
+
 class _Progress(proglog.ProgressBarLogger):
     """Reports moviepy's frame counter as a fraction and stops the render when ``cancel`` is set."""
 
@@ -154,7 +173,7 @@ class _Progress(proglog.ProgressBarLogger):
 
     def bars_callback(self, bar, attr, value, old_value=None) -> None:
         if self._cancel is not None and self._cancel.is_set():
-            raise InterruptedError("moviepy render was cancelled")
+            raise _Stop()
         total = self.bars[bar].get("total")
         if bar == "frame_index" and attr == "index" and total and self._on_progress:
             self._on_progress(min(1.0, value / total))

@@ -1,7 +1,8 @@
-"""One heartbeat file per running daemon, ``spool/daemons/<host>-<pid>.json``, for ``ttvd status``.
+"""One status file per running daemon, ``spool/daemons/<host>-<pid>.json``, for ``ttvd status``.
 
 A daemon rewrites its file (atomically) every few seconds while it is healthy and removes it when it
-exits cleanly; a file that stops changing belongs to a daemon that hangs or died. The file holds::
+exits cleanly; a file that stops changing belongs to a daemon that hangs or died. (Not to be confused
+with a claim's lease, ``ttvd.claim``, nor with systemd's watchdog pings, ``ttvd.notify``.) It holds::
 
     {"host": "web1", "pid": 4242, "started_at": 1700000000.0, "heartbeat_at": 1700000420.5,
      "status": "Running job <id>: 60% Generating video search queries...", "job_id": "<id>",
@@ -13,27 +14,23 @@ import json
 import os
 import socket
 import time
-from pathlib import Path
 from typing import Any
 
 from ttvd import atomic
+from ttvd.home import Home
 
 STALE_SECONDS = 60.0  # six missed heartbeats
 
 
-def daemons_dir(home: Path) -> Path:
-    return Path(home) / "spool" / "daemons"
+class DaemonFile:
+    """This process's status file in ``home``."""
 
-
-class Heartbeat:
-    """This process's heartbeat file under ``home``."""
-
-    def __init__(self, home: Path, host: str | None = None, pid: int | None = None) -> None:
+    def __init__(self, home: Home, host: str | None = None, pid: int | None = None) -> None:
         self.host = host or socket.gethostname()
         self.pid = pid or os.getpid()
         self.started_at = time.time()
-        self.dir = daemons_dir(home)
-        self.tmp_dir = Path(home) / "spool" / "tmp"
+        self.dir = home.daemons
+        self.tmp_dir = home.queue("tmp")
         self.path = self.dir / f"{self.host}-{self.pid}.json"
 
     def write(self, status: str, job_id: str | None, jobs_run: int) -> None:
@@ -50,11 +47,11 @@ class Heartbeat:
             pass
 
 
-def read_all(home: Path, now: float | None = None) -> list[dict[str, Any]]:
-    """Every daemon's last heartbeat, with its age and whether it looks alive; newest first."""
+def read_all(home: Home, now: float | None = None) -> list[dict[str, Any]]:
+    """Every daemon's last status, with its age and whether it looks alive; newest first."""
     now = time.time() if now is None else now
-    found = []
-    directory = daemons_dir(home)
+    found: list[dict[str, Any]] = []
+    directory = home.daemons
     if not directory.is_dir():
         return found
     for path in directory.glob("*.json"):

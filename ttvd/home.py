@@ -1,0 +1,78 @@
+"""Every path of a ttvd home, named once: the spool's queues and states, daemons, output, work, watch.
+
+A job's paths are only built for a valid job id (``Home.job``), so no path is ever made from a name
+a client chose. Nothing here touches the disk except ``ensure()``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ttvd.errors import InputError
+from ttvd.job import is_valid_id
+
+QUEUES = ("tmp", "incoming", "active", "done", "failed", "corrupt")
+NOT_FOUND = "Job not found"
+
+
+class UnknownJob(InputError):
+    """A job id that is not one ttvd could have made; no path is built from it."""
+
+    def __init__(self) -> None:
+        super().__init__(NOT_FOUND)
+
+
+@dataclass(frozen=True)
+class JobPaths:
+    """The files of one job (its id already checked)."""
+
+    job_id: str
+    state: Path
+    audio: Path
+    video: Path
+    work: Path
+
+    @property
+    def partial_video(self) -> Path:
+        """Where the video is written before it is moved into place (hidden, so never served)."""
+        return self.video.with_name(f".{self.video.name}.part")
+
+
+class Home:
+    """The directory tree of one ttvd home (``TTVD_HOME``)."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+        self.spool = self.root / "spool"
+        self.states = self.spool / "state"
+        self.daemons = self.spool / "daemons"   # one status file per running daemon
+        self.output = self.root / "output"
+        self.work = self.root / "work"
+        self.watch = self.root / "watch"
+        self.watch_processed = self.watch / "processed"
+        self.watch_failed = self.watch / "failed"
+        self.cache = self.root / "cache"
+
+    def queue(self, name: str) -> Path:
+        """The spool queue directory ``name`` (one of ``QUEUES``)."""
+        if name not in QUEUES:
+            raise ValueError(f"no spool queue called {name!r}")
+        return self.spool / name
+
+    def request(self, queue: str, job_id: str) -> Path:
+        """Where the request of ``job_id`` lies while in ``queue``."""
+        return self.queue(queue) / f"{self.job(job_id).job_id}.json"
+
+    def job(self, job_id: str) -> JobPaths:
+        """The paths of job ``job_id``; ``UnknownJob`` for anything that is not a server-made id."""
+        if not is_valid_id(job_id):
+            raise UnknownJob()
+        return JobPaths(job_id, self.states / f"{job_id}.json", self.output / f"audio_{job_id}.wav",
+                        self.output / f"video_{job_id}.mp4", self.work / job_id)
+
+    def ensure(self) -> Home:
+        """Create every directory of the home that is missing."""
+        for path in (*map(self.queue, QUEUES), self.states, self.output, self.work, self.watch_processed,
+                     self.watch_failed):
+            path.mkdir(parents=True, exist_ok=True)
+        return self

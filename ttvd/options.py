@@ -1,0 +1,115 @@
+"""What a job may ask for: every job option, its allowed values, and the one check of each.
+
+A leaf module: it imports nothing of ttvd's but errors, so the settings, the HTTP facade, the
+pipeline and the render engines all check a value by the same rule. A job's option overrides the
+setting of the same meaning (``height`` over ``TTVD_HEIGHT``, ``speech`` over ``TTVD_SPEECH``).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ttvd.errors import ConfigError
+
+ASPECTS: dict[str, tuple[int, int]] = {"9:16": (9, 16), "16:9": (16, 9), "1:1": (1, 1)}
+ENGINES = ("ffmpeg", "moviepy")
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
+                "veryslow")
+SOFTWARE_ENCODER = "libx264"
+# Hardware encoders that take frames from system memory; each is probed before use.
+HARDWARE_ENCODERS = ("h264_nvenc", "hevc_nvenc", "h264_qsv", "hevc_qsv", "h264_amf", "hevc_amf",
+                     "h264_videotoolbox", "hevc_videotoolbox")
+ENCODERS = (SOFTWARE_ENCODER, *HARDWARE_ENCODERS)
+HEIGHTS = (64, 4320)   # even heights only
+FPS = (1, 120)
+CRF = (0, 51)
+
+AUTO = "auto"
+# Backend names per pipeline stage; ``auto`` lets keys and settings decide (see ttvd.backends).
+BACKENDS: dict[str, tuple[str, ...]] = {
+    "speech": ("espeak", "openai"),
+    "timing": ("speech", "openai"),
+    "queries": ("keywords", "openai"),
+    "footage": ("local", "pexels"),
+}
+# How captions look. Only the word-by-word fill exists today; more presets join this tuple.
+CAPTION_PRESETS = ("karaoke",)
+RENDER_OPTIONS = ("engine", "aspect", "height", "fps", "preset", "crf", "encoder")
+
+
+def choice(names: tuple[str, ...] | Mapping[str, Any]) -> Callable[[Any], str]:
+    """A check that accepts exactly one of ``names``."""
+    def check(value: Any) -> str:
+        if not isinstance(value, str) or value not in names:
+            raise ValueError(f"must be one of {', '.join(names)}")
+        return value
+    return check
+
+
+def integer(bounds: tuple[int, int], even: bool = False) -> Callable[[Any], int]:
+    """A check that accepts an integer (or its digits as text) within ``bounds``, inclusive."""
+    low, high = bounds
+
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise ValueError("must be an integer")
+        try:
+            number = int(value)
+        except ValueError:
+            raise ValueError("must be an integer") from None
+        if not low <= number <= high or (even and number % 2):
+            raise ValueError(f"must be {'an even integer' if even else 'an integer'} from {low} to {high}")
+        return number
+    return check
+
+
+def backend(stage: str) -> Callable[[Any], str]:
+    """A check for the backend name of ``stage``, ``auto`` included."""
+    return choice((*BACKENDS[stage], AUTO))
+
+
+CHECKS: dict[str, Callable[[Any], Any]] = {
+    "engine": choice(ENGINES),
+    "aspect": choice(ASPECTS),
+    "height": integer(HEIGHTS, even=True),
+    "fps": integer(FPS),
+    "preset": choice(X264_PRESETS),
+    "crf": integer(CRF),
+    "encoder": choice(ENCODERS),
+    **{stage: backend(stage) for stage in BACKENDS},
+}
+OPTION_NAMES = (*CHECKS, "captions")
+
+
+def check(name: str, value: Any) -> Any:
+    """``value`` converted for option ``name``; ValueError saying what is allowed."""
+    return CHECKS[name](value)
+
+
+def validate(options: Any) -> dict[str, Any]:
+    """A job's ``options`` object, checked and converted; ConfigError fit for a 400 answer otherwise.
+
+    ``captions`` names the caption preset; a timing backend name there (``openai``, ``speech``) is
+    the older spelling of ``timing`` and is moved to it, so existing clients keep working.
+    """
+    if not isinstance(options, dict):
+        raise ConfigError("Field 'options' must be an object")
+    checked: dict[str, Any] = {}
+    for name, value in options.items():
+        if name == "captions" and value in (*BACKENDS["timing"], AUTO):
+            name = "timing"
+        if name == "timing" and "timing" in checked:
+            raise ConfigError("Options 'captions' and 'timing' both name the caption timing")
+        try:
+            checked[name] = choice(CAPTION_PRESETS)(value) if name == "captions" else check(name, value)
+        except KeyError:
+            raise ConfigError(f"Unknown option {name!r}; known options: {', '.join(OPTION_NAMES)}") from None
+        except ValueError as exc:
+            raise ConfigError(f"Option {name!r} {exc}") from None
+    return checked
+
+
+def frame_size(aspect: str, height: int) -> tuple[int, int]:
+    """Output (width, height) in pixels for ``aspect`` at ``height``, both even."""
+    aw, ah = ASPECTS[aspect]
+    return round(height * aw / ah / 2) * 2, height
