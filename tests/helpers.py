@@ -14,8 +14,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import wsgiref.util
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -203,7 +204,8 @@ def make_video(path: Path, seconds: float, colour: str = "0x336699") -> Path:
     """A real 64x112 H.264 MP4 of one colour."""
     from ttvd.media import ffmpeg_exe
 
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", f"color=c={colour}:s=64x112:r=10:d={seconds}",
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi",
+                    "-i", f"color=c={colour}:s=64x112:r=10:d={seconds}",
                     "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path)], check=True)
     return path
 

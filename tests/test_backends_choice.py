@@ -4,9 +4,8 @@ from __future__ import annotations
 import pytest
 
 from ttvd import backends, config, options
-from ttvd.backends.service import RetryPolicy, Retryable, classify, scrub
-from ttvd.errors import KeyRejected, ServiceError, ServiceUnavailable
-from ttvd.errors import ConfigError
+from ttvd.backends.service import Retryable, RetryPolicy, classify, scrub
+from ttvd.errors import ConfigError, KeyRejected, ServiceError, ServiceUnavailable
 
 
 def _names(env, options=None):

@@ -2,19 +2,20 @@
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 
 import pytest
 
 from ttvd import pipeline
-from ttvd.pipeline.plan import resolve
 from ttvd.backends.pexels import pick_file
 from ttvd.errors import StageError
 from ttvd.pipeline.footage import plan_footage
+from ttvd.pipeline.plan import resolve
 from ttvd.timeline import Passage
 
 from helpers import frame_at, make_image, make_video
 from standins import PEXELS_KEY
-from standins.fixtures import files_containing, footage_files, make_job, online_env, pexels_standin  # noqa: F401
+from standins.fixtures import files_containing, make_job, online_env
 
 PASSAGES = [Passage(0.0, 3.0, "calm sea", ["ocean"]), Passage(3.0, 6.5, "trees", ["nothing here", "forest"]),
             Passage(6.5, 9.0, "sand", ["desert"]), Passage(9.0, 12.0, "lights", ["city"])]
@@ -32,7 +33,7 @@ def _footage(job, passages=PASSAGES):
 def _covered(clips, passages=PASSAGES):
     """Clips tile 0..end with no gap or overlap."""
     assert clips[0].start == passages[0].start and clips[-1].end == passages[-1].end
-    assert all(a.end == b.start for a, b in zip(clips, clips[1:]))
+    assert all(a.end == b.start for a, b in pairwise(clips))
     return True
 
 
@@ -66,7 +67,8 @@ def test_pexels_clips_portrait_files_credits_recorded(home, pexels_standin):
     assert sizes == [(180, 320), (180, 320), (640, 360), (180, 320)]  # the desert exists only in landscape
     searches = pexels_standin.requests("search")
     assert all(r["authorised"] for r in searches)
-    assert {"query": "ocean", "orientation": "portrait", "per_page": "30", "page": "1"} in [r["query"] for r in searches]
+    wanted = {"query": "ocean", "orientation": "portrait", "per_page": "30", "page": "1"}
+    assert wanted in [r["query"] for r in searches]
     assert any(r["query"]["query"] == "nothing here" for r in searches)  # the next query was tried
     log = job.reporter.text()
     assert "Pexels video 1003 by Cy Forest (https://www.pexels.com/video/forest-trees-1003/)" in log
@@ -202,7 +204,7 @@ def test_offline_job_renders_the_media_folder_stills_and_clips(home, tmp_path):
     pipeline.run(job)
     clips = json.loads((job.work / "footage.json").read_text())
     assert {c["kind"] for c in clips} >= {"image", "video"}
-    assert clips[0]["start"] == 0 and all(a["end"] == b["start"] for a, b in zip(clips, clips[1:]))
+    assert clips[0]["start"] == 0 and all(a["end"] == b["start"] for a, b in pairwise(clips))
     for clip in clips:
         if clip["kind"] in ("image", "video"):
             frame = frame_at(job.output, (clip["start"] + clip["end"]) / 2).astype(int)

@@ -3,20 +3,21 @@ from __future__ import annotations
 
 import json
 import wave
+from itertools import pairwise
 
 import numpy as np
 import pytest
 
 from ttvd import pipeline
-from ttvd.pipeline.plan import resolve
 from ttvd.backends.align import align, normalise
 from ttvd.backends.openai_queries import InvalidAnswer, parse
 from ttvd.backends.openai_speech import split_text
 from ttvd.errors import StageError
+from ttvd.pipeline.plan import resolve
 from ttvd.timeline import Word
 
 from standins import OPENAI_KEY
-from standins.fixtures import files_containing, make_job, online_env, openai_standin  # noqa: F401
+from standins.fixtures import files_containing, make_job, online_env
 
 STORY = ("The ocean was calm at dawn, and the waves rolled in slowly. Deep in the forest, old trees "
          "whispered in the wind. By evening the city woke up; its lights filled the night.")
@@ -47,7 +48,7 @@ def test_align_keeps_source_spelling_and_takes_heard_times():
     assert (words[1].start, words[1].end) == (0.35, 0.7)
     assert words[3].start == pytest.approx(1.1) and words[3].end == pytest.approx(2.1)
     assert (words[5].start, words[5].end) == (2.5, 2.9)
-    assert all(a.start <= b.start for a, b in zip(words, words[1:]))
+    assert all(a.start <= b.start for a, b in pairwise(words))
 
 
 def test_align_spreads_words_the_recogniser_missed_over_the_gap():
@@ -82,7 +83,7 @@ def test_speech_long_text_is_split_and_joined_without_clicks(home, openai_standi
         samples = np.frombuffer(audio.readframes(audio.getnframes()), dtype="<i2").astype(np.int32)
         rate = audio.getframerate()
     # every join is a fade into silence: no jump between neighbouring samples near the joins
-    for word, following in zip(speech.words, speech.words[1:]):
+    for word, following in pairwise(speech.words):
         if following.start - word.end > 0.2:
             gap = samples[int(word.end * rate):int(following.start * rate)]
             assert np.abs(np.diff(gap)).max(initial=0) < 6000
@@ -116,7 +117,9 @@ def test_invalid_chat_answer_is_corrected_within_bounds(home):
     server = start_openai(home.parent, invalid=1)
     try:
         job = make_job(home, STORY, online_env(server, TTVD_SPEECH="espeak", **_offline_footage()))
-        passages = pipeline._queries(job, resolve(job.settings, job.options), pipeline._speech(job, resolve(job.settings, job.options)), pipeline._captions(job, resolve(job.settings, job.options), pipeline._speech(job, resolve(job.settings, job.options))))
+        plan = resolve(job.settings, job.options)
+        speech = pipeline._speech(job, plan)
+        passages = pipeline._queries(job, plan, speech, pipeline._captions(job, plan, speech))
         assert len(server.requests("chat")) == 2
         assert all(p.queries and p.queries[0] == "misty abstract mood" for p in passages)
     finally:
@@ -129,8 +132,9 @@ def test_always_invalid_chat_answer_falls_back_to_keywords(home):
     server = start_openai(home.parent, invalid=99)
     try:
         job = make_job(home, STORY, online_env(server, TTVD_SPEECH="espeak", **_offline_footage()))
-        speech = pipeline._speech(job, resolve(job.settings, job.options))
-        passages = pipeline._queries(job, resolve(job.settings, job.options), speech, pipeline._captions(job, resolve(job.settings, job.options), speech))
+        plan = resolve(job.settings, job.options)
+        speech = pipeline._speech(job, plan)
+        passages = pipeline._queries(job, plan, speech, pipeline._captions(job, plan, speech))
         assert len(server.requests("chat")) == 3  # one call and two corrections, never more
         assert "using keywords instead" in job.reporter.text()
         assert all(p.queries and "misty abstract mood" not in p.queries for p in passages)

@@ -1,3 +1,5 @@
+from itertools import pairwise
+
 from ttvd.pipeline.captions import make_captions, split_lines
 from ttvd.timeline import Word
 
@@ -21,7 +23,7 @@ def test_captions_cover_every_word_in_order_and_fit_two_lines():
         assert all(len(line) <= 20 or " " not in line for line in caption.lines)
         assert caption.start == caption.words[0].start
         assert caption.end > caption.words[-1].start
-    for first, second in zip(captions, captions[1:]):
+    for first, second in pairwise(captions):
         assert first.end <= second.start
 
 
@@ -44,4 +46,5 @@ def test_comma_breaks_once_the_caption_is_full_enough():
 
 def test_split_lines_prefers_balance_and_punctuation():
     assert split_lines(words_of("short"), 20) == ["short"]
-    assert split_lines(words_of("in the morning, we left the harbour"), 20) == ["in the morning,", "we left the harbour"]
+    expected = ["in the morning,", "we left the harbour"]
+    assert split_lines(words_of("in the morning, we left the harbour"), 20) == expected

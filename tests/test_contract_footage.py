@@ -17,7 +17,7 @@ from ttvd.media import probe
 from ttvd.timeline import Clip, Passage
 
 from helpers import TINY, make_image, make_video
-from standins.fixtures import footage_files, online_env, pexels_standin  # noqa: F401
+from standins.fixtures import online_env
 
 JOB_ID = "f00d" * 8
 ONE_FRAME = 0.1  # at the 10 fps of the tiny test files

@@ -6,6 +6,7 @@ Word per spoken token of the text, in order, timed inside the audio. The caption
 from __future__ import annotations
 
 import wave
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from ttvd.pipeline.speech import speak_offline
 from ttvd.timeline import Speech
 
 from helpers import TINY
-from standins.fixtures import online_env, openai_standin  # noqa: F401
+from standins.fixtures import online_env
 
 TEXTS = {
     "plain": "The keeper lit the lamp. Then, at dawn, a boat arrived.",
@@ -58,7 +59,7 @@ class SpeechContract:
         assert speech.words
         for word in speech.words:
             assert 0 <= word.start < word.end <= speech.duration + 1e-6, word
-        for word, following in zip(speech.words, speech.words[1:]):
+        for word, following in pairwise(speech.words):
             assert word.end <= following.start, (word, following)
 
     def test_the_words_spell_the_text(self, spoken):

@@ -1,3 +1,5 @@
+from itertools import pairwise
+
 from ttvd.pipeline.footage import generated_clips
 from ttvd.timeline import Passage
 
@@ -17,5 +19,5 @@ def test_same_job_same_backgrounds_other_job_other_backgrounds():
 
 def test_neighbouring_passages_differ():
     clips = generated_clips(PASSAGES, "c" * 32)
-    for first, second in zip(clips, clips[1:]):
+    for first, second in pairwise(clips):
         assert set(first.params["colours"]) != set(second.params["colours"])

@@ -13,11 +13,12 @@ import uuid
 
 import pytest
 
-from helpers import process_env, wait_for
 from ttvd import daemons
 from ttvd.daemons import DaemonFile
 from ttvd.home import Home
 from ttvd.notify import Monitor, Notifier, watchdog_seconds
+
+from helpers import process_env, wait_for
 
 
 class NotifySocket:
@@ -37,7 +38,7 @@ class NotifySocket:
         while not self._closed.is_set():
             try:
                 self.messages.append(self.sock.recv(4096).decode())
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return

@@ -11,8 +11,7 @@ import pytest
 
 from helpers import frame_at, process_env, wait_for
 from standins import OPENAI_KEY, PEXELS_KEY
-from standins.fixtures import (files_containing, footage_files, online_env, openai_standin,  # noqa: F401
-                               pexels_standin)
+from standins.fixtures import files_containing, online_env
 from standins.pexels_server import colour_of
 
 pytestmark = pytest.mark.slow  # every test here runs real `ttvd` processes

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from ttvd import render
 from ttvd.errors import Cancelled
@@ -30,22 +29,6 @@ def _caption(start: float, end: float, text: str) -> Caption:
     step = (end - start) / len(words)
     return Caption(start, end, [text],
                    [Word(w, round(start + i * step, 3), round(start + (i + 1) * step, 3)) for i, w in enumerate(words)])
-
-
-@pytest.fixture(scope="module")
-def sources(tmp_path_factory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("sources")
-    still = folder / "still, it's [1]:a;b.jpg"  # every character a filtergraph treats specially
-    gradient = np.linspace(10, 60, 400, dtype=np.uint8)
-    Image.fromarray(np.dstack([np.tile(gradient, (300, 1))] * 3)).save(still)  # dark, landscape
-    video = folder / "clip, [2]:x'y;z.mp4"
-    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-                    "testsrc2=s=320x240:r=25:d=4,lutyuv=y=val/5", "-c:v", "libx264", "-preset", "ultrafast",
-                    "-pix_fmt", "yuv420p", str(video)], check=True)
-    audio = folder / "voice.wav"
-    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-                    "sine=frequency=300:sample_rate=22050:duration=4", str(audio)], check=True)
-    return {"still": still, "video": video, "audio": audio}
 
 
 def tiny_timeline(sources: dict[str, Path], duration: float = 4.0, **encoder) -> Timeline:

@@ -16,7 +16,7 @@ from ttvd.render import encoders
 from ttvd.timeline import Speech
 
 from helpers import Recorder
-from test_render import ENGINES, tiny_timeline, sources  # noqa: F401  (fixture)
+from test_render import ENGINES, tiny_timeline
 
 
 def test_valid_options_are_converted():

@@ -1,8 +1,8 @@
 import json
 import os
 
-from ttvd.job import JobState, JobStatus
 from ttvd.claim import claim, claim_next
+from ttvd.job import JobState, JobStatus
 from ttvd.recovery import recover
 from ttvd.spool import Spool
 
@@ -47,7 +47,8 @@ def test_recover_requeues_only_claims_whose_owner_is_gone(spool):
     live = spool.submit("live", "api").job_id
     dead = spool.submit("dead", "api").job_id
     held = claim(spool, live)
-    (spool.home.queue("incoming") / f"{dead}.json").rename(spool.home.queue("active") / f"{dead}.json")  # a crashed owner
+    # a crashed owner:
+    (spool.home.queue("incoming") / f"{dead}.json").rename(spool.home.queue("active") / f"{dead}.json")
     assert recover(spool) == [dead]
     assert spool.queued_ids() == [dead] and spool.active_ids() == [live]
     held.release()

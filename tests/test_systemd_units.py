@@ -17,15 +17,17 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_notify import NotifySocket
+
+from ttvd import config, install
 
 from helpers import PREFIXES, TINY, Http, free_port, wait_for
-from ttvd import config, install
-from test_notify import NotifySocket
 
 UNITS_DIR = Path(__file__).parent.parent / "systemd"
 SERVICES = ("ttvd-daemon.service", "ttvd-api.service")
 ANALYZE = shutil.which("systemd-analyze")
-needs_analyze = pytest.mark.skipif(ANALYZE is None, reason="systemd-analyze is not installed (.ci/run installs systemd)")
+needs_analyze = pytest.mark.skipif(ANALYZE is None,
+                                   reason="systemd-analyze is not installed (.ci/run installs systemd)")
 
 
 @pytest.fixture

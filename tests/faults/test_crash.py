@@ -2,12 +2,12 @@
 encoder outlives its daemon. Real `ttvd daemon` processes on one home."""
 import signal
 
-from helpers import wait_for
+from faults.faultkit import SLOW, SLOW_TEXT, encoders, queue, rendering, state, wait_gone
 from ttvd.job import COMPLETED_MESSAGE, JobStatus
 from ttvd.media import probe
 from ttvd.spool import Spool
 
-from faults.faultkit import SLOW, SLOW_TEXT, encoders, queue, rendering, state, wait_gone
+from helpers import wait_for
 
 
 def completed(home, job_id):

@@ -16,13 +16,13 @@ import uuid
 
 import pytest
 
-from helpers import serve_on, wait_for
+from faults.faultkit import SLOW, SLOW_TEXT, queue, state
 from ttvd import atomic
 from ttvd.errors import NoSpaceError
 from ttvd.job import JobStatus
 from ttvd.spool import Spool
 
-from faults.faultkit import SLOW, SLOW_TEXT, queue, state
+from helpers import serve_on, wait_for
 
 STEPS = ["write", "fsync", "replace"]
 ALL_STEPS = ",".join(f"enospc:{step}" for step in STEPS)

@@ -6,11 +6,11 @@ import time
 
 import pytest
 
-from helpers import Proc, free_port, process_env, serving, wait_for
+from faults.faultkit import queue
 from ttvd.job import JobState, JobStatus, new_id
 from ttvd.spool import Spool
 
-from faults.faultkit import queue
+from helpers import Proc, free_port, process_env, serving, wait_for
 
 LIMITS = {"TTVD_MAX_BODY_BYTES": "4096", "TTVD_MAX_TEXT_CHARS": "200"}
 

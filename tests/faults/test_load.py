@@ -9,8 +9,9 @@ import sys
 import threading
 import time
 
-from helpers import serve_on
 from ttvd.job import STAGES, JobState, JobStatus, new_id
+
+from helpers import serve_on
 
 RATE, SECONDS, CLIENTS = 200, 10, 8
 STATUS_KEYS = {"status", "progress", "message", "created_at", "logs"}
@@ -145,6 +146,7 @@ def test_jobs_listing_with_10000_jobs(start, spool):
     assert len(json.loads(response.read())["jobs"]) == 20
     filtered = time.monotonic() - sent
     conn.close()
-    print(f"\nGET /jobs with 10,000 jobs ({len(body) / 1e6:.1f} MB): median {statistics.median(timings) * 1000:.0f} ms, "
+    print(f"\nGET /jobs with 10,000 jobs ({len(body) / 1e6:.1f} MB): "
+          f"median {statistics.median(timings) * 1000:.0f} ms, "
           f"max {max(timings) * 1000:.0f} ms over {len(timings)} requests (100 states rewritten midway); "
           f"?status=completed&limit=20 {filtered * 1000:.0f} ms; all in {time.monotonic() - cold:.1f} s")

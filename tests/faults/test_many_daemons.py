@@ -2,11 +2,11 @@
 import re
 from collections import Counter
 
-from helpers import wait_for
+from faults.faultkit import encoders, queue
 from ttvd.job import COMPLETED_MESSAGE, JobStatus
 from ttvd.spool import Spool
 
-from faults.faultkit import encoders, queue
+from helpers import wait_for
 
 
 def test_three_daemons_thirty_jobs_each_processed_exactly_once(start, home):

@@ -6,13 +6,13 @@ import time
 
 import pytest
 
-from helpers import wait_for
+from faults.faultkit import SLOW, SLOW_TEXT, queue, state
+from ttvd.claim import claim
 from ttvd.job import JobState, JobStatus, new_id
-from ttvd.claim import claim, claim_next
 from ttvd.recovery import recover
 from ttvd.spool import Spool
 
-from faults.faultkit import SLOW, SLOW_TEXT, queue, state
+from helpers import wait_for
 
 HOUR = 3600
 

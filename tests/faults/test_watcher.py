@@ -1,8 +1,9 @@
 """The file watcher can fail: missed events are made up by the periodic rescan, and a watcher
 that dies is restarted, or the daemon exits non-zero for its supervisor to restart it."""
-from helpers import wait_for
 from ttvd.job import JobStatus
 from ttvd.spool import Spool
+
+from helpers import wait_for
 
 
 def test_a_deaf_watcher_misses_every_event_and_the_rescan_still_finds_every_file(start, home):

@@ -55,7 +55,8 @@ class OpenAIHandler(StandInHandler):
         request = json.loads(self.body)
         text = request["input"]
         if len(text) > 4096:
-            return self.send_json(400, {"error": {"message": "input is too long (max 4096)", "type": "invalid_request_error"}})
+            return self.send_json(400, {"error": {"message": "input is too long (max 4096)",
+                                                  "type": "invalid_request_error"}})
         synthesis = espeak.synthesize(text, "en-us", 190)
         pcm = np.frombuffer(synthesis.samples, dtype="<i2")
         rate = synthesis.sample_rate
@@ -88,9 +89,10 @@ class OpenAIHandler(StandInHandler):
             search_from = int((offset + len(piece["pcm"]) / piece["rate"]) / FRAME)
             starts = [start for _, start in piece["words"]]
             ends = starts[1:] + [len(piece["pcm"]) / piece["rate"]]
-            for (text, start), end in zip(piece["words"], ends):
+            for (text, start), end in zip(piece["words"], ends, strict=True):
                 for heard in _as_heard(text, len(words)):
-                    words.append({"word": heard, "start": round(offset + start, 2), "end": round(offset + end - 0.02, 2)})
+                    words.append({"word": heard, "start": round(offset + start, 2),
+                                  "end": round(offset + end - 0.02, 2)})
         with self.server.lock:
             self.server.extra["transcribed_words"] = words
         self.send_json(200, {"task": "transcribe", "language": "english", "duration": len(upload) / 16000,
