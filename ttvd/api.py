@@ -14,6 +14,9 @@ import threading
 from typing import Any
 
 import bottle
+import waitress
+from waitress.channel import HTTPChannel
+from waitress.task import ErrorTask
 
 from ttvd import options
 from ttvd.config import Settings
@@ -256,8 +259,6 @@ def _error_page(error: bottle.HTTPError) -> str:
 
 def serve(settings: Settings, spool: Spool, host: str, port: int) -> None:
     """Serve the API with waitress (a production WSGI server) until interrupted."""
-    import waitress
-
     spool.ensure()
     # waitress enforces the body limit from Content-Length (or while reading a chunked body) before
     # the body is read; its own refusals are answered with our JSON error body.
@@ -280,9 +281,6 @@ def serve(settings: Settings, spool: Spool, host: str, port: int) -> None:
 
 def _json_error_channel():
     """A waitress channel whose error responses (413, 400, 431...) carry ``{"error": "..."}``."""
-    from waitress.channel import HTTPChannel
-    from waitress.task import ErrorTask
-
     class JsonErrorTask(ErrorTask):
         def execute(self) -> None:
             error = self.request.error

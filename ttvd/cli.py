@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import shutil
@@ -10,13 +11,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from ttvd import __version__, config
+from ttvd import __version__, config, daemons, install
 from ttvd.errors import ConfigError, InputError, TtvdError
 from ttvd.job import STAGE_BY_NAME, JobStatus, new_id
 from ttvd.spool import Spool
 from ttvd.text import decode_text
 
 log = logging.getLogger("ttvd")
+
+# Each command imports its heavy parts (the API server, the daemon, the pipeline with numpy and the
+# render engines) inside its own function, so `ttvd status` or `ttvd jobs` answer at once.
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,7 +147,7 @@ def _spool(settings: config.Settings) -> Spool:
     return Spool(settings.home).ensure()
 
 
-def _serve(args, settings) -> int:
+def _serve(args: argparse.Namespace, settings: config.Settings) -> int:
     from ttvd.api import serve
 
     host, port = args.host or settings.host, args.port or settings.port
@@ -155,7 +159,7 @@ def _serve(args, settings) -> int:
     return 0
 
 
-def _daemon(args, settings) -> int:
+def _daemon(args: argparse.Namespace, settings: config.Settings) -> int:
     from ttvd.daemon import Daemon
     from ttvd.notify import Monitor
 
@@ -163,7 +167,7 @@ def _daemon(args, settings) -> int:
     return Daemon(settings, spool, monitor=Monitor.for_daemon(spool.home, settings.stall_seconds)).run(burst=args.burst)
 
 
-def _submit(args, settings) -> int:
+def _submit(args: argparse.Namespace, settings: config.Settings) -> int:
     spool = _spool(settings)
     state = spool.submit(_read_input(args.file, settings), "cli")
     print(state.job_id, flush=True)
@@ -189,9 +193,7 @@ def _follow(spool: Spool, job_id: str, interval: float = 0.5) -> int:
         time.sleep(interval)
 
 
-def _status(args, settings) -> int:
-    import json
-
+def _status(args: argparse.Namespace, settings: config.Settings) -> int:
     spool = _spool(settings)
     if args.job_id is None:
         print(json.dumps(_summary(spool), indent=2))
@@ -206,8 +208,6 @@ def _status(args, settings) -> int:
 
 def _summary(spool: Spool) -> dict:
     """Queue depth, the jobs being run and how far they are, and each daemon's last heartbeat."""
-    from ttvd import daemons
-
     counts = {status.value: 0 for status in JobStatus}
     for state in spool.states():
         counts[state.status.value] += 1
@@ -222,9 +222,7 @@ def _summary(spool: Spool) -> dict:
             "running": running, "jobs": counts, "daemons": daemons.read_all(spool.home)}
 
 
-def _jobs(args, settings) -> int:
-    import json
-
+def _jobs(args: argparse.Namespace, settings: config.Settings) -> int:
     states = list(_spool(settings).states())
     if args.json:
         print(json.dumps({"jobs": {s.job_id: s.jobs_view() for s in states}}, indent=2, ensure_ascii=False))
@@ -235,9 +233,7 @@ def _jobs(args, settings) -> int:
     return 0
 
 
-def _install_systemd(args, settings) -> int:
-    from ttvd import install
-
+def _install_systemd(args: argparse.Namespace, settings: config.Settings) -> int:
     plan = install.Plan(Path(args.units) if args.units else install.find_units(), Path(args.dest),
                         Path(args.env_file), install.this_ttvd())
     for warning in plan.warnings():
@@ -275,7 +271,7 @@ class _PrintReporter:
             print(f"     footage by {entry['author']}: {entry['page']}", file=sys.stderr, flush=True)
 
 
-def _doctor(args, settings) -> int:
+def _doctor(args: argparse.Namespace, settings: config.Settings) -> int:
     from ttvd.backends.doctor import run_checks
 
     checks = run_checks(settings)
@@ -285,7 +281,7 @@ def _doctor(args, settings) -> int:
     return 0 if all(check.ok for check in checks) else 1
 
 
-def _render(args, settings) -> int:
+def _render(args: argparse.Namespace, settings: config.Settings) -> int:
     from ttvd import pipeline
 
     text = _read_input(args.file, settings)

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import imageio_ffmpeg
+
 from ttvd.errors import Cancelled, InputError, NoSpaceError, RenderError
 
 log = logging.getLogger(__name__)
@@ -21,8 +23,6 @@ _NO_SPACE = "No space left on device"  # strerror(ENOSPC), as ffmpeg prints it
 
 
 def ffmpeg_exe() -> str:
-    import imageio_ffmpeg
-
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 

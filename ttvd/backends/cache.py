@@ -12,8 +12,11 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import requests
+
 from ttvd.atomic import fsync_dir
-from ttvd.backends.service import Retryable, RetryPolicy, ServiceError, classify
+from ttvd.backends.service import Retryable, RetryPolicy, classify
+from ttvd.errors import ServiceError
 
 log = logging.getLogger(__name__)
 CHUNK = 256 * 1024
@@ -21,8 +24,6 @@ CHUNK = 256 * 1024
 
 class DownloadCache:
     def __init__(self, root: Path, max_bytes: int, timeout: float, policy: RetryPolicy, session=None) -> None:
-        import requests
-
         self.root = root
         self.max_bytes = max_bytes
         self.timeout = timeout
@@ -44,8 +45,6 @@ class DownloadCache:
         return dest, True
 
     def _download(self, url: str, dest: Path, service: str) -> None:
-        import requests
-
         tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:12]}.part")
         try:
             with self.session.get(url, stream=True, timeout=(self.timeout, self.timeout)) as response:

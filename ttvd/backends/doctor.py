@@ -5,6 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ttvd import backends
+from ttvd.config import Settings
 from ttvd.errors import TtvdError
 
 
@@ -17,7 +18,7 @@ class Check:
     detail: str
 
 
-def run_checks(settings) -> list[Check]:
+def run_checks(settings: Settings) -> list[Check]:
     """One check per stage, in pipeline order, each trying its backend once (no retries)."""
     settings = settings.replace(http_retries=0)
     checks = []
@@ -33,7 +34,11 @@ def run_checks(settings) -> list[Check]:
     return checks
 
 
-def _espeak(settings) -> str:
+# Each probe imports its backend inside itself: only the backends a stage chose are loaded, so an
+# offline check never imports the OpenAI SDK or requests.
+
+
+def _espeak(settings: Settings) -> str:
     from ttvd.pipeline import espeak
 
     synthesis = espeak.synthesize("ok", settings.voice, settings.speech_rate)
@@ -42,7 +47,7 @@ def _espeak(settings) -> str:
     return f"eSpeak NG speaks with voice {settings.voice}"
 
 
-def _openai(settings) -> str:
+def _openai(settings: Settings) -> str:
     from ttvd.backends import openai_client
 
     client = openai_client.client(settings)
@@ -50,15 +55,15 @@ def _openai(settings) -> str:
     return f"{openai_client.base_url(settings)} accepts the key"
 
 
-def _speech_times(settings) -> str:
+def _speech_times(settings: Settings) -> str:
     return "word times come from the speech engine"
 
 
-def _keywords(settings) -> str:
+def _keywords(settings: Settings) -> str:
     return "keywords are picked from the text"
 
 
-def _local(settings) -> str:
+def _local(settings: Settings) -> str:
     from ttvd.backends.media_folder import MediaFolder
 
     folder = MediaFolder(settings)
@@ -67,7 +72,7 @@ def _local(settings) -> str:
     return f"{len(folder.items)} usable files in {settings.media_dir}, then generated backgrounds"
 
 
-def _pexels(settings) -> str:
+def _pexels(settings: Settings) -> str:
     from ttvd.backends.pexels import PexelsSource
 
     source = PexelsSource(settings)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ttvd import media
+from ttvd.config import Settings
 from ttvd.errors import ConfigError
 from ttvd.timeline import Clip, Passage
 
@@ -64,7 +65,7 @@ class MediaFolder:
 
     name = "media folder"
 
-    def __init__(self, settings, job_id: str = "") -> None:
+    def __init__(self, settings: Settings, job_id: str = "") -> None:
         folder = settings.media_dir
         self.items: list[MediaItem] = []
         if folder is not None:

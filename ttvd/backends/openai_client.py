@@ -9,17 +9,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import openai
+
 from ttvd.backends.service import Retryable, RetryPolicy, classify, scrub
+from ttvd.config import Settings
 from ttvd.errors import ConfigError
 
 SERVICE = "OpenAI"
 T = TypeVar("T")
 
 
-def client(settings) -> Any:
+def client(settings: Settings) -> Any:
     """An ``openai.OpenAI`` client for the configured key and base URL."""
-    import openai
-
     key = settings.openai_api_key
     if not key:
         raise ConfigError("OpenAI was chosen but OPENAI_API_KEY is not set "
@@ -28,10 +29,8 @@ def client(settings) -> Any:
                          timeout=settings.http_timeout, max_retries=0)
 
 
-def request(settings, what: str, send: Callable[[], T]) -> T:
+def request(settings: Settings, what: str, send: Callable[[], T]) -> T:
     """``send()`` with retries; vendor errors become ttvd's service errors (see ttvd.backends.service)."""
-    import openai
-
     key = settings.openai_api_key
 
     def once() -> T:
@@ -49,7 +48,7 @@ def request(settings, what: str, send: Callable[[], T]) -> T:
     return RetryPolicy.from_settings(settings).call(SERVICE, what, once)
 
 
-def base_url(settings) -> str:
+def base_url(settings: Settings) -> str:
     return settings.openai_base_url or "https://api.openai.com/v1"
 
 

@@ -10,7 +10,8 @@ import logging
 from typing import Any
 
 from ttvd.backends import openai_client
-from ttvd.backends.service import ServiceUnavailable
+from ttvd.config import Settings
+from ttvd.errors import ServiceUnavailable
 from ttvd.timeline import Passage
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ class InvalidAnswer(ValueError):
     pass
 
 
-def queries(passages: list[Passage], settings) -> list[list[str]]:
+def queries(passages: list[Passage], settings: Settings) -> list[list[str]]:
     """One list of queries per passage, best first."""
     client = openai_client.client(settings)
     segments = [{"index": i, "text": p.text} for i, p in enumerate(passages)]

@@ -13,7 +13,8 @@ import numpy as np
 
 from ttvd import media
 from ttvd.backends import openai_client
-from ttvd.backends.service import ServiceError
+from ttvd.config import Settings
+from ttvd.errors import ServiceError
 from ttvd.text import spoken
 from ttvd.timeline import Speech, Word
 
@@ -24,7 +25,7 @@ _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*$")
 _CLAUSE_END = re.compile(r"[,;:—–][\"'”’)\]]*$")
 
 
-def speak(text: str, audio_path: Path, settings) -> Speech:
+def speak(text: str, audio_path: Path, settings: Settings) -> Speech:
     """Narrate ``text`` into a WAV at ``audio_path`` with the configured model and voice."""
     client = openai_client.client(settings)
     pieces: list[np.ndarray] = []

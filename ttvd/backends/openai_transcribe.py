@@ -6,14 +6,15 @@ from typing import Any
 
 from ttvd.backends import openai_client
 from ttvd.backends.align import align
-from ttvd.backends.service import ServiceError, ServiceUnavailable
+from ttvd.config import Settings
+from ttvd.errors import ServiceError, ServiceUnavailable
 from ttvd.media import ffmpeg_exe
 from ttvd.timeline import Speech, Word
 
 MAX_UPLOAD_BYTES = 25 * 1000 * 1000  # the endpoint's file limit
 
 
-def word_times(speech: Speech, settings) -> list[Word]:
+def word_times(speech: Speech, settings: Settings) -> list[Word]:
     """The speech's words, in the user's spelling, timed by what the recogniser heard."""
     audio = encode_mp3(speech.audio)
     if len(audio) > MAX_UPLOAD_BYTES:

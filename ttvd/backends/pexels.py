@@ -10,9 +10,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import requests
+
 from ttvd.backends.cache import DownloadCache
-from ttvd.backends.service import Retryable, RetryPolicy, ServiceError, ServiceUnavailable, classify, scrub
-from ttvd.errors import ConfigError
+from ttvd.backends.service import Retryable, RetryPolicy, classify, scrub
+from ttvd.config import Settings
+from ttvd.errors import ConfigError, ServiceError, ServiceUnavailable
+from ttvd.home import Home
 from ttvd.timeline import Clip, Passage
 
 log = logging.getLogger(__name__)
@@ -26,9 +30,7 @@ class PexelsSource:
 
     name = "Pexels"
 
-    def __init__(self, settings, job_id: str = "") -> None:
-        import requests
-
+    def __init__(self, settings: Settings, job_id: str = "") -> None:
         self.key = settings.pexels_api_key
         if not self.key:
             raise ConfigError("Pexels was chosen but PEXELS_API_KEY is not set")
@@ -38,7 +40,7 @@ class PexelsSource:
         self.timeout = settings.http_timeout
         self.policy = RetryPolicy.from_settings(settings)
         self.session = requests.Session()
-        root = settings.cache_dir or settings.home / "cache"
+        root = settings.cache_dir or Home(settings.home).cache
         self.cache = DownloadCache(root / "footage", settings.download_max_bytes, self.timeout, self.policy,
                                    self.session)
         self.job_id = job_id
@@ -88,8 +90,6 @@ class PexelsSource:
         return self._results[key]
 
     def _get(self, path: str, params: dict) -> list[dict]:
-        import requests
-
         try:
             response = self.session.get(self.base + path, params=params, headers={"Authorization": self.key},
                                         timeout=(self.timeout, self.timeout))

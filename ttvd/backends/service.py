@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from ttvd.config import Settings
 from ttvd.errors import KeyRejected, ServiceError, ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ class RetryPolicy:
     sleep: Callable[[float], None] = time.sleep
 
     @classmethod
-    def from_settings(cls, settings) -> RetryPolicy:
+    def from_settings(cls, settings: Settings) -> RetryPolicy:
         return cls(settings.http_retries, settings.retry_backoff, settings.retry_max_wait)
 
     def wait(self, attempt: int, retry_after: float | None) -> float:

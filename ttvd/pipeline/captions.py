@@ -1,6 +1,7 @@
 """Captions stage: short readable chunks of at most two lines, timed from the spoken words."""
 from __future__ import annotations
 
+from ttvd.config import Settings
 from ttvd.timeline import Caption, Speech, Word
 
 _SENTENCE_END = (".", "!", "?", "…", ".\"", "!\"", "?\"", ".”", "!”", "?”")
@@ -10,7 +11,7 @@ _HOLD = 0.3       # how long a caption stays after its last word when nothing fo
 _MIN_FILL = 0.5   # break at a comma only once the caption is at least this full
 
 
-def speech_word_times(speech: Speech, settings=None) -> list[Word]:
+def speech_word_times(speech: Speech, settings: Settings | None = None) -> list[Word]:
     """The offline caption timing: the words as the speech engine timed them."""
     return speech.words
 

@@ -8,6 +8,8 @@ import ctypes
 import threading
 from dataclasses import dataclass
 
+import espeakng_loader
+
 from ttvd.errors import StageError
 
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
@@ -57,8 +59,6 @@ class Synthesis:
 
 class _Engine:
     def __init__(self) -> None:
-        import espeakng_loader
-
         self._lib = ctypes.CDLL(espeakng_loader.get_library_path())
         self._lib.espeak_Initialize.restype = ctypes.c_int
         self._lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]

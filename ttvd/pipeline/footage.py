@@ -14,7 +14,7 @@ import random
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from ttvd.backends.service import ServiceUnavailable
+from ttvd.errors import ServiceUnavailable
 from ttvd.timeline import Clip, Passage
 
 log = logging.getLogger(__name__)

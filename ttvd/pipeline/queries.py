@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 
+from ttvd.config import Settings
 from ttvd.timeline import Caption, Passage
 
 MIN_PASSAGE_SECONDS = 3.0
@@ -47,7 +48,7 @@ def make_passages(captions: list[Caption], duration: float) -> list[Passage]:
     return passages
 
 
-def keywords(passages: list[Passage], settings=None) -> list[list[str]]:
+def keywords(passages: list[Passage], settings: Settings | None = None) -> list[list[str]]:
     """A few search queries per passage, most visual first: noun phrases, then other content words."""
     result = []
     for passage in passages:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ttvd import media
+from ttvd.config import Settings
 from ttvd.errors import StageError
 from ttvd.pipeline import espeak
 from ttvd.timeline import Speech, Word
@@ -16,7 +17,7 @@ _TOKEN = re.compile(r"\S+")
 _SILENCE_WINDOW = 0.01  # seconds per loudness window when trimming a word's tail
 
 
-def speak_offline(text: str, audio_path: Path, settings) -> Speech:
+def speak_offline(text: str, audio_path: Path, settings: Settings) -> Speech:
     """The offline speech backend: eSpeak NG with the configured voice and rate."""
     return speak(text, audio_path, settings.voice, settings.speech_rate)
 

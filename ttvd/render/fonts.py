@@ -4,6 +4,8 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+from PIL import ImageFont
+
 from ttvd.errors import ConfigError
 
 CANDIDATES = (
@@ -30,8 +32,6 @@ def find_font(configured: Path | None = None) -> tuple[str, str]:
 
 
 def _family(path: Path) -> str:
-    from PIL import ImageFont
-
     try:
         family = ImageFont.truetype(str(path), 12).getname()[0]
     except OSError as exc:
