@@ -35,7 +35,7 @@ def test_job_options_win_over_settings():
     assert backends.choose("speech", config.load({}), {"speech": "openai"}).reason == "the job's options ask for openai"
 
 
-@pytest.mark.parametrize("asked,message", [({"speech": "polly"}, "speech"), ({"voice": "x"}, "Unknown option"),
+@pytest.mark.parametrize("asked,message", [({"speech": "polly"}, "speech"), ({"colour": "x"}, "Unknown option"),
                                            ({"footage": 3}, "footage"), ("fast", "object")])
 def test_bad_options_are_refused(asked, message):
     with pytest.raises(ConfigError, match=message):

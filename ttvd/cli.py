@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ttvd import __version__, config, daemons, install
+from ttvd import __version__, config, daemons, install, options
 from ttvd.errors import ConfigError, InputError, TtvdError
 from ttvd.job import STAGE_BY_NAME, JobStatus, new_id
 from ttvd.spool import Spool
@@ -68,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
                                  description="Queue a job for the daemon; prints the job id.")
     submit.add_argument("file", metavar="FILE|-", help="text file to narrate, or - to read standard input")
     submit.add_argument("--wait", action="store_true", help="follow the job's progress until it ends")
+    _option_arguments(submit)
     submit.set_defaults(func=_submit)
 
     status = commands.add_parser("status", help="show one job's state, or a summary of the queue",
@@ -83,6 +84,8 @@ def _parser() -> argparse.ArgumentParser:
                                  description="Run the whole pipeline in this process and write one MP4.")
     render.add_argument("file", metavar="FILE|-", help="text file to narrate, or - to read standard input")
     render.add_argument("-o", "--output", required=True, metavar="OUT.mp4", help="where to write the video")
+    render.add_argument("--engine", choices=options.ENGINES, help="render engine (default: $TTVD_ENGINE or ffmpeg)")
+    _option_arguments(render)
     render.set_defaults(func=_render)
 
     doctor = commands.add_parser("doctor", help="show which backend each stage uses and why, and check each works",
@@ -102,6 +105,24 @@ def _parser() -> argparse.ArgumentParser:
     install.add_argument("--dry-run", action="store_true", help="show what would be done")
     install.set_defaults(func=_install_systemd)
     return parser
+
+
+def _option_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--option", "-O", action="append", default=[], metavar="KEY=VALUE",
+                         help="a job option, as in the API's options (repeatable): voice, language, captions, "
+                              "caption_position, music, music_volume, transition, title, aspect, height, ...")
+
+
+def _job_options(pairs: list[str], **extra: str | None) -> dict[str, object]:
+    """The job options given as KEY=VALUE arguments, checked by the same rules as the API's."""
+    given: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--option {pair!r} is not KEY=VALUE")
+        given[key.strip()] = value
+    given.update({key: value for key, value in extra.items() if value is not None})
+    return options.validate(given)
 
 
 def _setup_logging(level: str) -> None:
@@ -169,7 +190,7 @@ def _daemon(args: argparse.Namespace, settings: config.Settings) -> int:
 
 def _submit(args: argparse.Namespace, settings: config.Settings) -> int:
     spool = _spool(settings)
-    state = spool.submit(_read_input(args.file, settings), "cli")
+    state = spool.submit(_read_input(args.file, settings), "cli", _job_options(args.option))
     print(state.job_id, flush=True)
     return _follow(spool, state.job_id) if args.wait else 0
 
@@ -285,13 +306,14 @@ def _render(args: argparse.Namespace, settings: config.Settings) -> int:
     from ttvd import pipeline
 
     text = _read_input(args.file, settings)
+    chosen = _job_options(args.option, engine=args.engine)
     output = Path(args.output).resolve()
     output.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="ttvd-render-") as tmp:
         work = Path(tmp)
         job = pipeline.Job(new_id(), text, settings, work / "work", work / "audio.wav",
-                           work / "video.mp4", _PrintReporter())
+                           work / "video.mp4", _PrintReporter(), chosen)
         pipeline.run(job)
         shutil.move(str(job.output), output)
     print(f"100% Video generation completed in {time.monotonic() - started:.1f} s", file=sys.stderr)

@@ -103,9 +103,25 @@ class Settings:
                             "to `libx264` when unusable.", options.CHECKS["encoder"])
     font: Path | None = _setting("TTVD_FONT", "", "Caption font file (TTF/OTF); default: DejaVu Sans Bold "
                                  "if installed.", _optional_path)
+    language: str = _setting("TTVD_LANGUAGE", "auto", "Language of the narration (`en`, `fr`, `pt-br`, ...); "
+                             "`auto` detects it from the text.", options.CHECKS["language"])
     captions: str = _setting("TTVD_CAPTIONS", "karaoke", "Caption preset: `karaoke` (each word fills as it "
-                             "is spoken). A timing backend name here (`speech`, `openai`, `auto`) is the "
-                             "older spelling of `TTVD_TIMING`.", _captions)
+                             "is spoken), `highlight`, `word`, `classic` or `none`. A timing backend name here "
+                             "(`speech`, `openai`, `auto`) is the older spelling of `TTVD_TIMING`.", _captions)
+    caption_position: str = _setting("TTVD_CAPTION_POSITION", "bottom", "Where captions sit, inside the "
+                                     "platforms' safe area: `bottom`, `middle` or `top`.",
+                                     options.CHECKS["caption_position"])
+    music: str = _setting("TTVD_MUSIC", "auto", "Music bed: `none`, `auto` (chosen from the text's mood), a mood "
+                          "(`calm`, `bright`, `tense`, `dreamy`) or a file name in `TTVD_MUSIC_DIR`.",
+                          options.CHECKS["music"])
+    music_volume: int = _setting("TTVD_MUSIC_VOLUME", "30", "Level of the music bed in percent (0-100), before "
+                                 "it is ducked under the voice.", options.CHECKS["music_volume"])
+    music_dir: Path | None = _setting("TTVD_MUSIC_DIR", "", "Folder of your own music files, chosen by the "
+                                      "`music` option by name.", _optional_path)
+    transition: str = _setting("TTVD_TRANSITION", "fade", "Transition between background clips: `none`, "
+                               "`fade`, `slide` or `zoom`.", options.CHECKS["transition"])
+    title: str = _setting("TTVD_TITLE", "", "Title card shown large over the first seconds (empty: none).",
+                          options.CHECKS["title"])
     poll_seconds: float = _setting("TTVD_POLL_SECONDS", "1.0", "How often an idle daemon looks for new jobs.",
                                    _positive_float)
     rescan_seconds: float = _setting("TTVD_RESCAN_SECONDS", "5.0", "How often the daemon rescans the watch "

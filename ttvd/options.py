@@ -6,6 +6,7 @@ setting of the same meaning (``height`` over ``TTVD_HEIGHT``, ``speech`` over ``
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -32,9 +33,19 @@ BACKENDS: dict[str, tuple[str, ...]] = {
     "queries": ("keywords", "openai"),
     "footage": ("local", "pexels"),
 }
-# How captions look. Only the word-by-word fill exists today; more presets join this tuple.
-CAPTION_PRESETS = ("karaoke",)
+# How captions look, and where they sit (always inside the platforms' safe area).
+CAPTION_PRESETS = ("karaoke", "highlight", "word", "classic", "none")
+CAPTION_POSITIONS = ("bottom", "middle", "top")
+# Music beds ttvd synthesises itself; ``auto`` picks one from the text's mood, ``none`` has no bed.
+MUSIC_MOODS = ("calm", "bright", "tense", "dreamy")
+TRANSITIONS = ("none", "fade", "slide", "zoom")
+MUSIC_VOLUME = (0, 100)   # the bed's level in percent of full scale before ducking
+MAX_TITLE_CHARS = 200
 RENDER_OPTIONS = ("engine", "aspect", "height", "fps", "preset", "crf", "encoder")
+LOOK_OPTIONS = ("captions", "caption_position", "music", "music_volume", "transition", "title", "voice",
+                "language")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._+()-]{0,99}")  # a voice id or a music file name: no paths
+_LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 
 
 def choice(names: tuple[str, ...] | Mapping[str, Any]) -> Callable[[Any], str]:
@@ -63,6 +74,22 @@ def integer(bounds: tuple[int, int], even: bool = False) -> Callable[[Any], int]
     return check
 
 
+def pattern(regex: re.Pattern[str], what: str, extra: tuple[str, ...] = ()) -> Callable[[Any], str]:
+    """A check that accepts text matching ``regex`` in full (or one of ``extra``); ``what`` says what it is."""
+    def check(value: Any) -> str:
+        if not isinstance(value, str) or not (value in extra or regex.fullmatch(value)):
+            raise ValueError(f"must be {what}")
+        return value
+    return check
+
+
+def title(value: Any) -> str:
+    """A title card's text: one line of at most MAX_TITLE_CHARS characters (empty: no title)."""
+    if not isinstance(value, str) or len(value) > MAX_TITLE_CHARS or "\n" in value:
+        raise ValueError(f"must be one line of at most {MAX_TITLE_CHARS} characters")
+    return value.strip()
+
+
 def backend(stage: str) -> Callable[[Any], str]:
     """A check for the backend name of ``stage``, ``auto`` included."""
     return choice((*BACKENDS[stage], AUTO))
@@ -77,6 +104,14 @@ CHECKS: dict[str, Callable[[Any], Any]] = {
     "crf": integer(CRF),
     "encoder": choice(ENCODERS),
     **{stage: backend(stage) for stage in BACKENDS},
+    "caption_position": choice(CAPTION_POSITIONS),
+    "music": pattern(_NAME, f"none, auto, a mood ({', '.join(MUSIC_MOODS)}) or a file of the music folder",
+                     ("none", AUTO, *MUSIC_MOODS)),
+    "music_volume": integer(MUSIC_VOLUME),
+    "transition": choice(TRANSITIONS),
+    "title": title,
+    "voice": pattern(_NAME, "a voice id (see `ttvd voices`) or auto", (AUTO,)),
+    "language": pattern(_LANGUAGE, "a language code such as en, fr or pt-br, or auto", (AUTO,)),
 }
 OPTION_NAMES = (*CHECKS, "captions")
 

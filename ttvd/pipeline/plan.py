@@ -24,6 +24,7 @@ class Plan:
     width: int
     height: int
     style: Style
+    look: dict[str, Any]        # captions, caption_position, music, music_volume, transition, title, voice, language
 
 
 def resolve(settings: Settings, options: dict[str, Any] | None = None) -> Plan:
@@ -34,7 +35,8 @@ def resolve(settings: Settings, options: dict[str, Any] | None = None) -> Plan:
     width, height = sized.size()
     return Plan(sized, checked, render["engine"], render["fps"],
                 {"codec": render["encoder"], "preset": render["preset"], "crf": render["crf"]},
-                width, height, caption_style(settings, width, height))
+                width, height, caption_style(settings, width, height),
+                {name: checked.get(name, getattr(settings, name)) for name in job_options.LOOK_OPTIONS})
 
 
 def caption_style(settings: Settings, width: int, height: int) -> Style:
