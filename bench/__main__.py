@@ -1,10 +1,12 @@
 """Render benchmark: each engine against the encode floor, alternating runs, medians.
 
-    .venv/bin/python -m bench --durations 30 60 180 --runs 3 --engines floor ffmpeg moviepy --once moviepy
+    .venv/bin/python -m bench --durations 30 60 180 --runs 3 --engines floor ffmpeg ttvd moviepy --once moviepy
 
 The floor is the same ffmpeg binary encoding a generated source (testsrc2) plus the same audio at
 the same size, fps, duration, preset and CRF: the cost of the encode alone. Every engine renders
-the same fixed Timeline (bench/inputs.py). Results go to bench/results/ and a Markdown table to stdout.
+the same fixed Timeline (bench/inputs.py); ``ttvd`` is the render stage as a job runs it by default
+(music bed, loudness, fade transitions, karaoke captions: bench/child.py). Results go to
+bench/results/ and a Markdown table to stdout.
 """
 from __future__ import annotations
 
@@ -108,7 +110,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--durations", type=float, nargs="+", default=[30, 60, 180])
-    parser.add_argument("--engines", nargs="+", default=["floor", "ffmpeg", "moviepy"])
+    parser.add_argument("--engines", nargs="+", default=["floor", "ffmpeg", "ttvd", "moviepy"])
     parser.add_argument("--once", nargs="*", default=["moviepy"],
                         help="engines run only in the first round (default: moviepy, the slow one)")
     parser.add_argument("--runs", type=int, default=3)

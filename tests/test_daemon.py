@@ -8,6 +8,7 @@ import pytest
 from ttvd.daemon import Daemon
 from ttvd.job import JobStatus
 from ttvd.media import probe
+from ttvd.pipeline import sound
 from ttvd.timeline import Caption
 
 from helpers import frame_at
@@ -45,7 +46,8 @@ def test_a_queued_job_becomes_a_captioned_video(settings, spool):
     info = probe(video)
     assert (info.video_codec, info.pix_fmt, info.audio_codec) == ("h264", "yuv420p", "aac")
     assert (info.width, info.height, info.fps) == (180, 320, 10)
-    assert abs(info.frames / 10 - narration) <= 0.1  # within one frame of the narration
+    _, length = sound.layout(narration, 10)  # the narration with its lead-in and tail
+    assert abs(info.frames / 10 - length) <= 0.1  # within one frame
     assert not list(spool.home.output.glob(".*.part"))
 
 

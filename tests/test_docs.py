@@ -45,3 +45,11 @@ def test_relative_links_resolve():
               for page in pages for target in relative_targets(page.read_text())
               if not (page.parent / target).exists()]
     assert not broken, f"links to missing files: {broken}"
+
+
+def test_every_job_option_is_documented():
+    from ttvd.options import OPTION_NAMES
+
+    page = (ROOT / "docs" / "options.md").read_text(encoding="utf-8")
+    rows = set(re.findall(r"^\| `(\w+)` \|", page, re.M))
+    assert set(OPTION_NAMES) == rows, f"docs/options.md rows differ from ttvd.options: {set(OPTION_NAMES) ^ rows}"

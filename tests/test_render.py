@@ -174,3 +174,84 @@ def test_long_timelines_render_in_runs_that_join_seamlessly(sources, rendered, t
         assert np.abs(frame_at(output, seconds).astype(int) - frame_at(rendered["ffmpeg"], seconds)).mean() < 4
     assert progress == sorted(progress) and progress[-1] == 1.0
     assert not list(tmp_path.glob("chunk-*"))
+
+
+# -- the look of the ffmpeg engine's pictures: colour tags, grain, gentle motion ----------------------
+
+def _video_line(path: Path) -> str:
+    report = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
+    return next(line for line in report.splitlines() if "Video:" in line)
+
+
+def test_colour_is_tagged_bt709_in_one_pass_and_in_runs(sources, rendered, tmp_path, monkeypatch):
+    from ttvd.render import ffmpeg
+
+    monkeypatch.setattr(ffmpeg, "CHUNK_CLIPS", 1)
+    joined = tmp_path / "runs.mp4"
+    ffmpeg.render(tiny_timeline(sources), joined, tmp_path)
+    for video in (rendered["ffmpeg"], joined):
+        assert "yuv420p(tv, bt709" in _video_line(video)  # range tv; matrix, primaries and transfer all bt709
+
+
+def test_the_colours_drawn_are_the_colours_decoded(tmp_path):
+    """A still of a known colour comes back as that colour from a player that honours the tags."""
+    from PIL import Image
+
+    still = tmp_path / "teal.png"
+    Image.new("RGB", (200, 360), (31, 111, 120)).save(still)
+    audio = tmp_path / "silence.wav"
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "lavfi", "-i", "anullsrc=d=1", str(audio)],
+                   check=True)
+    style = Style(*find_font(), 20, max_line_chars=14, margin_v=60)
+    timeline = Timeline(str(audio), 1.0, W, H, FPS, [Clip(0, 1, "image", str(still), params={"seed": 0})], [], style,
+                        encoder={"preset": "ultrafast", "crf": 10})
+    render.engine("ffmpeg")(timeline, tmp_path / "teal.mp4", tmp_path)
+    centre = frame_at(tmp_path / "teal.mp4", 0.5)[100:220, 40:140].reshape(-1, 3).mean(axis=0)
+    assert np.abs(centre - (31, 111, 120)).max() < 4, centre
+
+
+def flat_blocks(luma: np.ndarray, size: int) -> float:
+    """The share of size x size blocks (on the encoder's grid) whose pixels are all the same value."""
+    h, w = (d // size * size for d in luma.shape)
+    blocks = luma[:h, :w].reshape(h // size, size, w // size, size).swapaxes(1, 2)
+    return float((blocks.max(axis=(2, 3)) == blocks.min(axis=(2, 3))).mean())
+
+
+def test_generated_backgrounds_do_not_band_at_full_size_and_default_quality(tmp_path):
+    """1080x1920 at CRF 23 (~1 Mb/s): without dither and grain x264 flattens a gradient into steps of
+    16x16 blocks (measured before: half the blocks flat, a quarter of the 32x32 areas)."""
+    from ttvd.pipeline.footage import generated_clip
+
+    clips = [generated_clip(f"{index:032x}", 0, index * 1.0, (index + 1) * 1.0) for index in range(3)]
+    audio = tmp_path / "silence.wav"
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "lavfi", "-i", "anullsrc=d=3", str(audio)],
+                   check=True)
+    style = Style(*find_font(), 60, max_line_chars=14, margin_v=400)
+    timeline = Timeline(str(audio), 3.0, 1080, 1920, FPS, clips, [], style, encoder={"preset": "veryfast", "crf": 23})
+    output = tmp_path / "full.mp4"
+    render.engine("ffmpeg")(timeline, output, tmp_path)
+    for clip in clips:
+        luma = luma_at(output, clip.end - 0.1)  # a clip's last frame: x264 flattens more the longer it predicts
+        assert flat_blocks(luma, 16) < 0.2, clip.params
+        assert flat_blocks(luma, 32) < 0.02, clip.params
+
+
+def luma_at(video: Path, seconds: float) -> np.ndarray:
+    """The decoded luma plane at ``seconds``, exactly as the encoder left it."""
+    import io
+
+    from PIL import Image
+
+    png = subprocess.run([ffmpeg_exe(), "-v", "error", "-ss", f"{seconds:.3f}", "-i", str(video), "-frames:v", "1",
+                          "-f", "image2pipe", "-c:v", "png", "-pix_fmt", "gray", "-"],
+                         capture_output=True, check=True).stdout
+    return np.asarray(Image.open(io.BytesIO(png))).astype(int)
+
+
+def test_stills_drift_gently_however_short_their_clip():
+    from ttvd.render.motion import PAN_SPEED, TRAVEL, pan_for
+
+    for seconds in (0.5, 1.5, 3.0, 10.0):
+        pan = pan_for(Clip(0.0, seconds, "image", "x.jpg", params={"seed": 0}))
+        assert pan.reach <= min(TRAVEL, PAN_SPEED * seconds) + 1e-9
+    assert pan_for(Clip(0.0, 10.0, "image", "x.jpg", params={"seed": 0})).reach == TRAVEL

@@ -11,6 +11,7 @@ import pytest
 from ttvd import config, options, pipeline
 from ttvd.errors import ConfigError
 from ttvd.media import probe
+from ttvd.pipeline import sound
 from ttvd.pipeline.plan import resolve
 from ttvd.render import encoders
 from ttvd.timeline import Speech
@@ -119,7 +120,8 @@ def test_render_stage_follows_the_job_options(settings, sources, tmp_path, name)
     speech = Speech(timeline.audio, 3.0, [w for c in timeline.captions for w in c.words])
     pipeline._render(job, resolve(job.settings, job.options), speech, timeline.captions, timeline.clips)
     info = probe(job.output)
-    assert (info.width, info.height, info.fps, info.frames) == (240, 240, 12, 36)
+    _, length = sound.layout(3.0, 12)  # the narration, with its lead-in and tail
+    assert (info.width, info.height, info.fps, info.frames) == (240, 240, 12, round(length * 12))
     assert any(f"with the {name} engine" in line for line in reporter.lines)
     assert reporter.percents and reporter.percents == sorted(reporter.percents)
     assert all(90 < p <= 99 for p in reporter.percents)

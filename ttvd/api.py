@@ -30,6 +30,7 @@ from ttvd.text import clean_text
 log = logging.getLogger(__name__)
 
 NO_TEXT = "No text provided in request body"
+NO_VOICES = "No voice catalogue yet: a daemon publishes one when it starts (`ttvd daemon`)"
 DISK_FULL = "Insufficient storage: the server's disk is full; try again later"
 CHUNK = 256 * 1024
 
@@ -125,6 +126,14 @@ def create_app(settings: Settings, spool: Spool) -> bottle.Bottle:
         if state.status is not JobStatus.COMPLETED:
             raise ApiError(400, "Video not ready for download")
         return _send_video(spool, job_id)
+
+    @route("/api/v1/voices")
+    def voices():
+        try:  # written atomically by the daemon at start (ttvd.voices.publish): always whole
+            catalogue = spool.home.voices.read_bytes()
+        except FileNotFoundError:
+            raise ApiError(503, NO_VOICES) from None
+        return bottle.HTTPResponse(catalogue, status=200, headers={"Content-Type": "application/json"})
 
     for code in (400, 404, 405, 413, 500):
         app.error(code)(_error_page)

@@ -88,6 +88,12 @@ def _parser() -> argparse.ArgumentParser:
     _option_arguments(render)
     render.set_defaults(func=_render)
 
+    voices = commands.add_parser("voices", help="list the voices a job can use (`voice` option)",
+                                 description="List every voice available now: eSpeak NG's, Piper's when installed, "
+                                             "OpenAI's when OPENAI_API_KEY is set.")
+    voices.add_argument("--json", action="store_true", help="print the same JSON as GET /api/v1/voices")
+    voices.set_defaults(func=_voices)
+
     doctor = commands.add_parser("doctor", help="show which backend each stage uses and why, and check each works",
                                  description="For each stage: the backend it will use, why, and whether it answers "
                                              "(one request to each online service). Exits 1 if a check fails.")
@@ -292,6 +298,20 @@ class _PrintReporter:
             print(f"     footage by {entry['author']}: {entry['page']}", file=sys.stderr, flush=True)
 
 
+def _voices(args: argparse.Namespace, settings: config.Settings) -> int:
+    from ttvd import voices
+
+    found = voices.catalogue(settings)
+    if args.json:
+        print(json.dumps(voices.listing(found), indent=2, ensure_ascii=False))
+        return 0
+    print(f"{'id':<24} {'language':<16} {'backend':<7} {'works':<8} name")
+    for voice in found:
+        print(f"{voice.id:<24} {voice.language:<16} {voice.backend:<7} "
+              f"{'offline' if voice.offline else 'online':<8} {voice.name}")
+    return 0
+
+
 def _doctor(args: argparse.Namespace, settings: config.Settings) -> int:
     from ttvd.backends.doctor import run_checks
 
@@ -299,6 +319,10 @@ def _doctor(args: argparse.Namespace, settings: config.Settings) -> int:
     for check in checks:
         print(f"{check.stage:<9} {check.backend:<9} {'ok' if check.ok else 'FAILED':<7} "
               f"{check.reason}; {check.detail}")
+    print("job option defaults (a job's options override them; --option KEY=VALUE on the command line):")
+    for name in (*options.LOOK_OPTIONS, *options.RENDER_OPTIONS):
+        setting = config.describe(f"TTVD_{name.upper()}")
+        print(f"  {name:<17} {getattr(settings, name)!s:<10} from {setting.name}")
     return 0 if all(check.ok for check in checks) else 1
 
 

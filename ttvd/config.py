@@ -84,7 +84,10 @@ class Settings:
                                    _positive_int)
     max_body_bytes: int = _setting("TTVD_MAX_BODY_BYTES", "1048576",
                                    "Largest HTTP request body accepted, in bytes.", _positive_int)
-    voice: str = _setting("TTVD_VOICE", "en-us", "eSpeak NG voice name for the offline narration.")
+    voice: str = _setting("TTVD_VOICE", "auto", "Narration voice: an id from `ttvd voices`, or `auto` (a voice "
+                          "for the text's language).", options.CHECKS["voice"])
+    voices_dir: Path | None = _setting("TTVD_VOICES_DIR", "", "Folder of Piper voices (`.onnx` with their "
+                                       "`.onnx.json`), for `pip install 'ttvd[piper]'`.", _optional_path)
     speech_rate: int = _setting("TTVD_SPEECH_RATE", "165", "Offline narration speed in words per minute.",
                                 _positive_int)
     aspect: str = _setting("TTVD_ASPECT", "9:16", "Output aspect ratio: 9:16, 16:9 or 1:1.",
@@ -101,8 +104,8 @@ class Settings:
     encoder: str = _setting("TTVD_ENCODER", "libx264", "Video encoder: `libx264`, or a hardware one "
                             "(`h264_nvenc`, `h264_qsv`, `h264_amf`, ...) that is probed first and falls back "
                             "to `libx264` when unusable.", options.CHECKS["encoder"])
-    font: Path | None = _setting("TTVD_FONT", "", "Caption font file (TTF/OTF); default: DejaVu Sans Bold "
-                                 "if installed.", _optional_path)
+    font: Path | None = _setting("TTVD_FONT", "", "Caption font file (TTF/OTF); default: the bundled Noto "
+                                 "Sans Bold.", _optional_path)
     language: str = _setting("TTVD_LANGUAGE", "auto", "Language of the narration (`en`, `fr`, `pt-br`, ...); "
                              "`auto` detects it from the text.", options.CHECKS["language"])
     captions: str = _setting("TTVD_CAPTIONS", "karaoke", "Caption preset: `karaoke` (each word fills as it "
@@ -143,7 +146,8 @@ class Settings:
                               _log_level)
     # Online backends: each stage picks one by name (ttvd.backends); keys are never written anywhere.
     speech: str = _setting("TTVD_SPEECH", "auto", "Speech backend: auto (openai when OPENAI_API_KEY is set, "
-                           "else espeak), espeak or openai.", options.CHECKS["speech"])
+                           "else espeak), espeak, piper (the optional natural offline voices) or openai.",
+                           options.CHECKS["speech"])
     timing: str = _setting("TTVD_TIMING", "auto", "Caption timing: auto (openai when the speech came from "
                            "OpenAI, else speech), speech (the speech engine's word times) or openai "
                            "(transcription with word timestamps).", options.CHECKS["timing"])

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from ttvd import pipeline, recovery
+from ttvd import pipeline, recovery, voices
 from ttvd.attempt import Context, Outcome, run_attempt
 from ttvd.claim import Claim, claim_next
 from ttvd.config import Settings
@@ -108,6 +108,7 @@ class Daemon:
     def run(self, burst: bool = False) -> int:
         """Work until stopped (or, with ``burst``, until nothing is queued). Returns an exit code."""
         self._install_signals()
+        voices.publish(self.settings, self.spool.home.voices)  # before ready: GET /api/v1/voices serves it
         watcher = None if burst else Watcher(self.watch, self.spool, self.wake)
         self.monitor.start(lambda: watcher is None or watcher.alive())
         done = threading.Event()

@@ -46,6 +46,7 @@ class Home:
         self.spool = self.root / "spool"
         self.states = self.spool / "state"
         self.daemons = self.spool / "daemons"   # one status file per running daemon
+        self.voices = self.spool / "voices.json"  # the voice catalogue, published by each daemon at start
         self.output = self.root / "output"
         self.work = self.root / "work"
         self.watch = self.root / "watch"

@@ -28,7 +28,7 @@ CRF = (0, 51)
 AUTO = "auto"
 # Backend names per pipeline stage; ``auto`` lets keys and settings decide (see ttvd.backends).
 BACKENDS: dict[str, tuple[str, ...]] = {
-    "speech": ("espeak", "openai"),
+    "speech": ("espeak", "openai", "piper"),
     "timing": ("speech", "openai"),
     "queries": ("keywords", "openai"),
     "footage": ("local", "pexels"),

@@ -72,14 +72,27 @@ class Clip:
 
 @dataclass
 class Style:
+    """How captions and the title card look; ``preset`` and ``position`` are the job's option values.
+
+    Margins are the edges of the platforms' safe area, in pixels from the frame's edges; ``position``
+    says which edge captions keep to.
+    """
+
     font_file: str
     font_name: str
     font_size: int
     max_line_chars: int
-    primary_colour: str = "&H0000D7FF"   # spoken words: amber (ASS is &HAABBGGRR)
-    secondary_colour: str = "&H00FFFFFF"  # words still to come: white
+    primary_colour: str = "&H0000D7FF"   # the accent: spoken words, the highlight box (ASS is &HAABBGGRR)
+    secondary_colour: str = "&H00FFFFFF"  # the text: white
     outline_colour: str = "&H00000000"
-    margin_v: int = 0
+    margin_v: int = 0                     # from the bottom
+    preset: str = "karaoke"               # karaoke, highlight, word, classic or none
+    position: str = "bottom"              # bottom, middle or top
+    margin_l: int = 0
+    margin_r: int = 0
+    margin_t: int = 0                     # from the top
+    box_colour: str = "&H50000000"        # the box behind classic captions and the title: black, 69% opaque
+    title: str = ""                       # the title card's text, shown over the first seconds; empty: none
 
 
 @dataclass
@@ -95,6 +108,9 @@ class Timeline:
     captions: list[Caption]
     style: Style
     encoder: dict[str, Any] = field(default_factory=dict)
+    # How one clip gives way to the next: none (a cut), fade, slide or zoom. With a transition every
+    # clip after the first starts early, playing under the last frames of the clip before it.
+    transition: str = "none"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -27,7 +27,8 @@ class StageBackends:
 STAGES: dict[str, StageBackends] = {
     "speech": StageBackends("speech", "espeak", "openai", "openai_api_key", {
         "espeak": "ttvd.pipeline.speech:speak_offline",
-        "openai": "ttvd.backends.openai_speech:speak",
+        "openai": "ttvd.pipeline.speech:speak_openai",
+        "piper": "ttvd.pipeline.speech:speak_piper",
     }),
     "captions": StageBackends("timing", "speech", "openai", "openai_api_key", {
         "speech": "ttvd.pipeline.captions:speech_word_times",

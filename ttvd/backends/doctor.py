@@ -31,20 +31,34 @@ def run_checks(settings: Settings) -> list[Check]:
         except Exception as exc:  # a check must report, not crash: this is a diagnostic tool
             detail, ok = f"{type(exc).__name__}: {exc}", False
         checks.append(Check(stage, choice.name, choice.reason, ok, detail))
+    checks.append(_fonts(settings))
     return checks
+
+
+def _fonts(settings: Settings) -> Check:
+    """The caption font, and which scripts beyond it libass draws with the system's fallback fonts."""
+    from ttvd.render import fonts
+
+    reason = "TTVD_FONT is set" if settings.font else "the bundled Noto Sans Bold"
+    try:
+        font_file, family = fonts.find_font(settings.font)
+        drawn, fallbacks = fonts.fallback_report(font_file)
+    except TtvdError as exc:
+        return Check("fonts", "libass", reason, False, str(exc))
+    missing = [script for script, ok in drawn.items() if not ok]
+    detail = f"captions in {family}; fallback fonts {', '.join(fallbacks) or 'none'}; " + (
+        f"no font draws {', '.join(missing)} (see docs/captions.md)" if missing else "every sample script draws")
+    return Check("fonts", "libass", reason, True, detail)
 
 
 # Each probe imports its backend inside itself: only the backends a stage chose are loaded, so an
 # offline check never imports the OpenAI SDK or requests.
 
 
-def _espeak(settings: Settings) -> str:
-    from ttvd.pipeline import espeak
+def _voice(settings: Settings, backend: str) -> str:
+    from ttvd.pipeline import speech
 
-    synthesis = espeak.synthesize("ok", settings.voice, settings.speech_rate)
-    if not synthesis.samples:
-        raise TtvdError(f"eSpeak NG made no audio with voice {settings.voice!r}")
-    return f"eSpeak NG speaks with voice {settings.voice}"
+    return speech.check(settings, backend)
 
 
 def _openai(settings: Settings) -> str:
@@ -81,7 +95,8 @@ def _pexels(settings: Settings) -> str:
 
 
 PROBES: dict[tuple[str, str], Callable] = {
-    ("speech", "espeak"): _espeak, ("speech", "openai"): _openai,
+    ("speech", "espeak"): lambda s: _voice(s, "espeak"), ("speech", "piper"): lambda s: _voice(s, "piper"),
+    ("speech", "openai"): _openai,
     ("captions", "speech"): _speech_times, ("captions", "openai"): _openai,
     ("queries", "keywords"): _keywords, ("queries", "openai"): _openai,
     ("footage", "local"): _local, ("footage", "pexels"): _pexels,

@@ -3,7 +3,8 @@
 For each passage the queries are tried in order, first in the output's orientation, then in any
 (a landscape clip cover-cropped into a portrait frame beats a generated background). A video must
 last as long as its passage; its file is the smallest that covers the frame after cropping, closest
-to the output aspect. Files land in the shared download cache.
+to the output aspect. A video with no file that large (it would be upscaled) is taken only when no
+query finds one that has. Files land in the shared download cache.
 """
 from __future__ import annotations
 
@@ -48,20 +49,25 @@ class PexelsSource:
         self._results: dict[tuple[str, str | None], list[dict]] = {}
 
     def clip_for(self, passage: Passage, start: float, end: float) -> Clip | None:
-        """A Pexels clip for ``start..end`` of ``passage``, or None when no query finds a usable one."""
-        for orientation in (self.orientation, None):
-            for query in passage.queries:
-                clip = self._first_usable(query, orientation, start, end)
-                if clip is not None:
-                    return clip
+        """A Pexels clip for ``start..end`` of ``passage``, or None when no query finds a usable one.
+
+        Searches are kept per query, so the second round (small files allowed) asks Pexels nothing new.
+        """
+        for large_only in (True, False):
+            for orientation in (self.orientation, None):
+                for query in passage.queries:
+                    clip = self._first_usable(query, orientation, start, end, large_only)
+                    if clip is not None:
+                        return clip
         return None
 
-    def _first_usable(self, query: str, orientation: str | None, start: float, end: float) -> Clip | None:
+    def _first_usable(self, query: str, orientation: str | None, start: float, end: float,
+                      large_only: bool) -> Clip | None:
         for video in self.search(query, orientation):
             if video.get("id") in self.used or float(video.get("duration") or 0) < end - start:
                 continue
             chosen = pick_file(video.get("video_files") or [], self.width, self.height)
-            if chosen is None:
+            if chosen is None or (large_only and not covers(chosen, self.width, self.height)):
                 continue
             try:
                 path, fresh = self.cache.fetch(chosen["link"], SERVICE)
@@ -119,13 +125,19 @@ def pick_file(files: list[dict], width: int, height: int) -> dict | None:
     if not usable:
         return None
 
-    def crop_height(f: dict) -> float:
-        return min(f["height"], f["width"] / target)
-
     def aspect_gap(f: dict) -> float:
         return abs(f["width"] / f["height"] - target) / target
 
-    covering = [f for f in usable if crop_height(f) >= height]
+    covering = [f for f in usable if covers(f, width, height)]
     if covering:
         return min(covering, key=lambda f: (round(aspect_gap(f), 2), f["width"] * f["height"]))
-    return max(usable, key=lambda f: (crop_height(f), -aspect_gap(f)))
+    return max(usable, key=lambda f: (_crop_height(f, target), -aspect_gap(f)))
+
+
+def covers(file: dict, width: int, height: int) -> bool:
+    """True when ``file`` centre-cropped to the frame's aspect is at least the frame's size (no upscale)."""
+    return _crop_height(file, width / height) >= height
+
+
+def _crop_height(file: dict, aspect: float) -> float:
+    return min(int(file.get("height") or 0), int(file.get("width") or 0) / aspect)

@@ -18,10 +18,12 @@ from ttvd import atomic, backends, render
 from ttvd.config import Settings
 from ttvd.errors import Cancelled, NoSpaceError, RenderError, ServiceUnavailable, StageError, TtvdError
 from ttvd.job import STAGE_BY_NAME
+from ttvd.pipeline import music, sound, subtitles
 from ttvd.pipeline.captions import make_captions
 from ttvd.pipeline.footage import footage_credits, plan_footage
 from ttvd.pipeline.plan import Plan, resolve
 from ttvd.pipeline.queries import make_passages
+from ttvd.render import fonts
 from ttvd.timeline import Caption, Clip, Passage, Speech, Timeline
 
 log = logging.getLogger(__name__)
@@ -96,7 +98,7 @@ def _speech(job: Job, plan: Plan) -> Speech:
 def _captions(job: Job, plan: Plan, speech: Speech) -> list[Caption]:
     choice = backends.choose("captions", plan.settings, plan.options, speech.engine)
     words = _with_fallback(job, choice, lambda name, backend: backend(speech, plan.settings))
-    return make_captions(words, plan.style.max_line_chars, speech.duration)
+    return make_captions(words, plan.style.max_line_chars, speech.duration, plan.look["captions"])
 
 
 def _queries(job: Job, plan: Plan, speech: Speech, captions: list[Caption]) -> list[Passage]:
@@ -139,9 +141,16 @@ def _with_fallback(job: Job, choice: backends.Choice, call: Callable[[str, Calla
 
 
 def _render(job: Job, plan: Plan, speech: Speech, captions: list[Caption], clips: list[Clip]) -> dict[str, Any]:
-    timeline = Timeline(speech.audio, speech.duration, plan.width, plan.height, plan.fps, clips, captions,
-                        plan.style, encoder=plan.encoder)
+    bed = music.choose(plan.look["music"], job.text, plan.settings.music_dir)
+    mix = sound.mix(speech, bed, plan.look["music_volume"], plan.fps, job.job_id, job.work, job.reporter.log,
+                    job.cancel)
+    captions, clips = sound.shift(captions, clips, mix.lead, mix.duration)
+    timeline = Timeline(str(mix.path), mix.duration, plan.width, plan.height, plan.fps, clips, captions,
+                        plan.style, encoder=plan.encoder, transition=plan.look["transition"])
     _save(job.work / "timeline.json", timeline)
+    missing = fonts.coverage_warning(" ".join(c.text for c in captions) + " " + plan.style.title, plan.style.font_file)
+    if missing:
+        job.reporter.log(missing)
     encoder = plan.encoder
     job.reporter.log(f"Rendering {plan.width}x{plan.height} at {plan.fps} fps with the {plan.engine} engine "
                      f"({encoder['codec']}, {encoder['preset']}, CRF {encoder['crf']})")
@@ -157,13 +166,14 @@ def _render(job: Job, plan: Plan, speech: Speech, captions: list[Caption], clips
 
     try:
         render.engine(plan.engine)(timeline, partial, job.work, on_progress, job.cancel)
+        subtitles.write(timeline, job.output)  # from the Timeline just drawn: the burned captions' times
         os.replace(partial, job.output)
     except RenderError as exc:
         log.error("job %s: the %s engine failed:\n%s", job.job_id, plan.engine, exc.stderr.strip()[-2000:])
         raise
     finally:
         partial.unlink(missing_ok=True)
-    return {"output": str(job.output), "duration": speech.duration}
+    return {"output": str(job.output), "duration": mix.duration}
 
 
 def _save(path: Path, result: Any) -> None:

@@ -1,6 +1,7 @@
 """eSpeak NG through ctypes, from the library and data the ``espeakng-loader`` wheel ships.
 
 The engine is a process-wide singleton and not thread-safe, so every call holds one lock.
+It speaks a text with word events (``synthesize``) and lists the voices it has (``list_voices``).
 """
 from __future__ import annotations
 
@@ -38,6 +39,22 @@ class _Event(ctypes.Structure):
     ]
 
 
+class _Voice(ctypes.Structure):
+    # ``languages`` is a run of (priority byte, NUL-terminated tag) pairs ended by a zero byte,
+    # so it is read by hand rather than as one C string.
+    _fields_ = [
+        ("name", ctypes.c_char_p),
+        ("languages", ctypes.c_void_p),
+        ("identifier", ctypes.c_char_p),
+        ("gender", ctypes.c_ubyte),
+        ("age", ctypes.c_ubyte),
+        ("variant", ctypes.c_ubyte),
+        ("xx1", ctypes.c_ubyte),
+        ("score", ctypes.c_int),
+        ("spare", ctypes.c_void_p),
+    ]
+
+
 _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event))
 
 
@@ -48,6 +65,23 @@ class WordEvent:
     text_position: int
     length: int
     sample: int
+
+
+@dataclass(frozen=True)
+class VoiceInfo:
+    """One voice of the library: its file (``gmw/en-US``), name, and (language tag, priority) pairs.
+
+    The first tag is the voice's own; a lower priority number means the voice suits that language better.
+    """
+
+    identifier: str
+    name: str
+    languages: tuple[tuple[str, int], ...]
+
+    @property
+    def id(self) -> str:
+        """The name ttvd knows it by, which the library also accepts: ``en-us``, ``fr``, ``pt-br``."""
+        return self.identifier.rpartition("/")[2].lower()
 
 
 @dataclass
@@ -68,6 +102,8 @@ class _Engine:
         ]
         self._lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
         self._lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+        self._lib.espeak_ListVoices.restype = ctypes.POINTER(ctypes.POINTER(_Voice))
+        self._lib.espeak_ListVoices.argtypes = [ctypes.c_void_p]
         data = espeakng_loader.get_data_path().encode()
         self.sample_rate = self._lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data, 0)
         if self.sample_rate <= 0:
@@ -100,6 +136,27 @@ class _Engine:
             raise StageError("speech", f"eSpeak NG synthesis failed (status {status})")
         return Synthesis(b"".join(self._chunks), self.sample_rate, self._words)
 
+    def voices(self) -> list[VoiceInfo]:
+        found = self._lib.espeak_ListVoices(None)
+        voices = []
+        index = 0
+        while found[index]:
+            voice = found[index].contents
+            voices.append(VoiceInfo(voice.identifier.decode(), voice.name.decode().strip(),
+                                    _languages(voice.languages)))
+            index += 1
+        return voices
+
+
+def _languages(address: int) -> tuple[tuple[str, int], ...]:
+    """A voice's (language tag, priority) pairs, in the library's order."""
+    pairs = []
+    while priority := ctypes.string_at(address, 1)[0]:
+        tag = ctypes.string_at(address + 1)
+        pairs.append((tag.decode(), priority))
+        address += len(tag) + 2
+    return tuple(pairs)
+
 
 _lock = threading.Lock()
 _engine: _Engine | None = None
@@ -107,8 +164,18 @@ _engine: _Engine | None = None
 
 def synthesize(text: str, voice: str = "en-us", rate: int = 165) -> Synthesis:
     """Speak ``text`` to 16-bit mono PCM, with one event per word."""
-    global _engine
     with _lock:
-        if _engine is None:
-            _engine = _Engine()
-        return _engine.synth(text, voice, rate)
+        return _get_engine().synth(text, voice, rate)
+
+
+def list_voices() -> list[VoiceInfo]:
+    """Every voice the library has (its variants aside), in the library's order."""
+    with _lock:
+        return _get_engine().voices()
+
+
+def _get_engine() -> _Engine:
+    global _engine
+    if _engine is None:
+        _engine = _Engine()
+    return _engine

@@ -22,17 +22,22 @@ MIN_CLIP_SECONDS = 1.0
 _EPSILON = 1e-3
 
 GRADIENT_TYPES = ("linear", "radial", "circular", "spiral", "square")
-# Deep, saturated palettes: white captions with a dark outline stay readable over all of them.
+# Curated palettes, deep and saturated: every colour is dark enough for white text to keep a contrast
+# of at least 5:1 (WCAG asks 4.5:1), so captions stay readable wherever the gradient turns. The last
+# colour of each is its brightest and always drawn, so no background is all near-black.
 PALETTES = (
-    ("0x0b132b", "0x1c2541", "0x3a506b", "0x5bc0be"),
-    ("0x2d0b3a", "0x5a189a", "0x9d4edd", "0x240046"),
-    ("0x03071e", "0x6a040f", "0xd00000", "0xe85d04"),
-    ("0x081c15", "0x1b4332", "0x2d6a4f", "0x52b788"),
-    ("0x10002b", "0x3c096c", "0xff006e", "0x3a0ca3"),
-    ("0x001219", "0x005f73", "0x0a9396", "0xee9b00"),
-    ("0x1a1423", "0x372549", "0x774c60", "0xb75d69"),
-    ("0x0d1b2a", "0x1b263b", "0x415a77", "0xe0a458"),
+    ("0x0b132b", "0x1c2541", "0x3a506b", "0x1f6f78"),   # midnight teal
+    ("0x2d0b3a", "0x240046", "0x5a189a", "0x7b2cbf"),   # violet
+    ("0x03071e", "0x6a040f", "0x9d0208", "0xa33c08"),   # ember
+    ("0x081c15", "0x1b4332", "0x2d6a4f", "0x23705a"),   # forest
+    ("0x10002b", "0x3c096c", "0x3a0ca3", "0xa3005a"),   # neon dusk
+    ("0x001219", "0x14486b", "0x005f73", "0x0a6e7d"),   # deep sea
+    ("0x1a1423", "0x372549", "0x774c60", "0x8f3f58"),   # plum
+    ("0x0d1b2a", "0x1b263b", "0x415a77", "0x8a4b2a"),   # slate and copper
+    ("0x041c2c", "0x0b3d3a", "0x4a2a6a", "0x1b5e4a"),   # aurora
+    ("0x2b0f2e", "0x3d1a5c", "0x6b1f3a", "0x9e2a2b"),   # wine
 )
+TURN_SPEED = (0.15, 0.4)   # radians a second: a full turn takes 16 to 40 s, a gentle drift behind the words
 
 
 def _points(rng: random.Random, kind: str) -> list[float]:
@@ -61,13 +66,14 @@ def generated_clip(job_id: str, index: int, start: float, end: float, previous: 
     if previous is not None and previous.kind == "generated" \
             and set(previous.params["colours"]) <= set(PALETTES[palette_index]):
         palette_index = (palette_index + 1) % len(PALETTES)
-    colours = list(PALETTES[palette_index])
+    palette = PALETTES[palette_index]
+    colours = [*rng.sample(palette[:-1], 2), palette[-1]]
     rng.shuffle(colours)
     kind = GRADIENT_TYPES[rng.randrange(len(GRADIENT_TYPES))]
     params = {
         "type": kind,
-        "colours": colours[:3],
-        "speed": round(rng.uniform(0.25, 0.75), 3),  # radians a second: the same motion at any frame rate
+        "colours": colours,
+        "speed": round(rng.uniform(*TURN_SPEED), 3),  # radians a second: the same motion at any frame rate
         "seed": rng.randrange(2**31),
         # the gradient runs from one edge to the opposite one, so every frame shows its full range
         "points": _points(rng, kind),

@@ -1,7 +1,8 @@
 """Slow pan over stills ("Ken Burns"), planned once so every engine moves the same way.
 
 A still is scaled once to cover the frame with a margin, and a frame-sized window glides across
-it in a straight line: cropping an already scaled image costs nearly nothing per frame.
+it in a straight line: cropping an already scaled image costs nearly nothing per frame. The glide
+is gentle: at most PAN_SPEED of the frame a second, and never more than TRAVEL in all.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from ttvd.timeline import Clip
 
 OVERSCAN = 1.15   # the still covers the frame with 15% to spare in both directions
 TRAVEL = 0.15     # the window moves at most this fraction of the frame's size on each axis
+PAN_SPEED = 0.03  # ... and at most this fraction a second, so a short clip drifts instead of sliding
 # Start and end of the window's centre, -1..1 across the usable margin: diagonals, then sideways.
 PATHS = (((-1, -1), (1, 1)), ((1, 1), (-1, -1)), ((-1, 1), (1, -1)), ((1, -1), (-1, 1)),
          ((-1, 0), (1, 0)), ((1, 0), (-1, 0)), ((0, -1), (0, 1)), ((0, 1), (0, -1)))
@@ -21,10 +23,11 @@ PATHS = (((-1, -1), (1, 1)), ((1, 1), (-1, -1)), ((-1, 1), (1, -1)), ((1, -1), (
 class Pan:
     start: tuple[float, float]
     end: tuple[float, float]
+    reach: float = TRAVEL  # the fraction of the frame's size the window travels on a moving axis
 
     def offset(self, axis: int, progress: float, margin: int, size: int) -> float:
         """Left (axis 0) or top (axis 1) of the window at ``progress`` 0..1, in pixels of the still."""
-        travel = min(margin, TRAVEL * size) / 2
+        travel = min(margin, self.reach * size) / 2
         place = self.start[axis] + (self.end[axis] - self.start[axis]) * progress
         return margin / 2 + place * travel
 
@@ -35,7 +38,8 @@ def pan_for(clip: Clip) -> Pan:
     if seed is None:
         seed = int.from_bytes(hashlib.sha256(f"{clip.source}:{clip.start}".encode()).digest()[:4], "big")
     start, end = PATHS[int(seed) % len(PATHS)]
-    return Pan(start, end)
+    reach = round(min(TRAVEL, PAN_SPEED * max(0.0, clip.end - clip.start)), 4)
+    return Pan(start, end, reach)
 
 
 def cover_size(width: int, height: int, frame_w: int, frame_h: int) -> tuple[int, int]:

@@ -1,8 +1,11 @@
 """The moviepy engine: the familiar composition, and the baseline the benchmark compares against.
 
-It renders the same Timeline as the ffmpeg engine: same size, rate and length, the same clips cut
-and panned the same way, captions in the same place (without the per-word highlight). Frames are
-composed in Python and piped to ffmpeg, which is why it is many times slower.
+It draws the same video as the ffmpeg engine from the same Timeline. Each clip's frames (its lead-in
+under the clip before included) come from the ffmpeg engine's own filters for that clip, written to a
+lossless file; moviepy lays the clips on the timeline and draws the transitions between them
+(``fade``, ``slide``, ``zoom``) with the same timing and curves; the captions are the same ASS script,
+burned by libass in moviepy's encoder, with the same colour conversion and tags. Frames are composed
+in Python and piped to ffmpeg, which is why it is several times slower.
 """
 from __future__ import annotations
 
@@ -10,17 +13,19 @@ import errno
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import proglog
-from moviepy import AudioFileClip, CompositeVideoClip, ImageClip, TextClip, VideoClip, VideoFileClip
-from PIL import Image, ImageOps
+from moviepy import AudioFileClip, CompositeVideoClip, VideoClip, VideoFileClip
 
+from ttvd import media
 from ttvd.errors import Cancelled, NoSpaceError, RenderError
-from ttvd.render import encoders
-from ttvd.render.ffmpeg import GENERATED_SCALE, frame_count
-from ttvd.render.motion import cover_size, pan_for
-from ttvd.timeline import Caption, Clip, Timeline
+from ttvd.render import encoders, ffmpeg
+from ttvd.render.ass import write_ass
+from ttvd.timeline import Timeline
+
+AUDIO_RATE = 48000  # as the ffmpeg engine writes it (AAC 192k); the pipeline's mix is 48 kHz stereo already
 
 
 def render(timeline: Timeline, output: Path, workdir: Path,
@@ -31,20 +36,22 @@ def render(timeline: Timeline, output: Path, workdir: Path,
     No partial ``output`` is left behind on any failure.
     """
     codec = encoders.choose(timeline.encoder)
-    duration = frame_count(timeline) / timeline.fps
-    layers = [_background(clip, timeline) for clip in timeline.clips]
-    layers += [_caption(caption, timeline) for caption in timeline.captions]
-    audio = AudioFileClip(timeline.audio)
-    video = (CompositeVideoClip(layers, size=(timeline.width, timeline.height), bg_color=(0, 0, 0))
-             .with_duration(duration).with_audio(audio.with_duration(min(audio.duration, duration))))
-    encoder_args = encoders.args(codec, timeline.encoder)
+    duration = ffmpeg.frame_count(timeline) / timeline.fps
+    write_ass(timeline, workdir / "captions.ass")
+    layers: list[VideoClip] = []
+    audio = None
     temp_audio = workdir / "moviepy-audio.m4a"
     try:
+        _add_layers(layers, timeline, workdir, cancel)
+        audio = AudioFileClip(timeline.audio, fps=AUDIO_RATE)
+        video = (CompositeVideoClip(layers, size=(timeline.width, timeline.height), bg_color=(0, 0, 0))
+                 .with_duration(duration).with_audio(audio.with_duration(min(audio.duration, duration))))
+        encoder_args = encoders.args(codec, timeline.encoder)
         video.write_videofile(
             str(output), fps=timeline.fps, codec=codec, preset=_value(encoder_args, "-preset", "medium"),
-            audio_codec="aac", audio_bitrate="128k", temp_audiofile=str(temp_audio),
-            ffmpeg_params=[*_without(encoder_args, "-c:v", "-preset"), "-pix_fmt", "yuv420p",
-                           "-movflags", "+faststart", "-f", "mp4"],
+            audio_codec="aac", audio_bitrate="192k", audio_fps=AUDIO_RATE, temp_audiofile=str(temp_audio),
+            ffmpeg_params=[*_without(encoder_args, "-c:v", "-preset"), "-vf", _caption_filter(timeline, workdir),
+                           "-pix_fmt", "yuv420p", *ffmpeg.COLOUR_TAGS, "-movflags", "+faststart", "-f", "mp4"],
             logger=_Progress(on_progress, cancel))
     except _Stop:
         output.unlink(missing_ok=True)
@@ -54,93 +61,90 @@ def render(timeline: Timeline, output: Path, workdir: Path,
         if exc.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left on device" in str(exc):
             raise NoSpaceError("No space left on device while encoding the video") from exc
         # moviepy reports its ffmpeg's failures as an OSError carrying ffmpeg's text
-        raise RenderError(f"moviepy engine failed: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}",
-                          str(exc)) from exc
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+        raise RenderError(f"moviepy engine failed: {first}", str(exc)) from exc
     except BaseException:
         output.unlink(missing_ok=True)
         raise
     finally:
         temp_audio.unlink(missing_ok=True)
-        video.close()
-        audio.close()
+        if audio is not None:
+            audio.close()
         for layer in layers:
             layer.close()
 
 
-def _background(clip: Clip, timeline: Timeline) -> VideoClip:
-    duration = clip.end - clip.start
-    if clip.kind == "video":
-        shaped = _video(clip, timeline, duration)
-    elif clip.kind == "image":
-        shaped = _still(clip, timeline, duration)
-    else:
-        shaped = _gradient(clip, timeline, duration)
-    return shaped.with_start(clip.start).with_duration(duration)
+def _add_layers(layers: list[VideoClip], timeline: Timeline, workdir: Path, cancel: threading.Event | None) -> None:
+    """Every clip as a moviepy layer at its place, with the transition into it drawn over the clip before.
+
+    Layers go into the caller's list as they open, so the caller closes their readers whatever happens.
+    """
+    fps = timeline.fps
+    start = 0
+    for index, piece in enumerate(ffmpeg.pieces(timeline)):
+        path = workdir / f"moviepy-clip-{index:03d}.mkv"
+        frames = piece.lead + piece.frames
+        # The ffmpeg engine's own filters for this clip, losslessly: both engines draw the same pixels.
+        media.run(["-y", "-filter_complex", f"{ffmpeg.piece_chain(piece, timeline)}[v]", "-map", "[v]",
+                   "-frames:v", str(frames), "-r", str(fps), "-c:v", "ffv1", str(path)], frames / fps, None, cancel)
+        layer = VideoFileClip(str(path), audio=False).with_start((start - piece.lead) / fps)
+        layers.append(_arriving(layer, piece.lead, timeline) if piece.lead else layer)
+        if piece.lead and timeline.transition in ("slide", "zoom"):
+            layers[-2] = _leaving(layers[-2], (start - piece.lead) / fps, piece.lead, timeline)
+        start += piece.frames
 
 
-def _video(clip: Clip, timeline: Timeline, duration: float) -> VideoClip:
-    source = VideoFileClip(clip.source, audio=False)
-    end = min(source.duration, clip.in_point + duration)
-    source = source.subclipped(clip.in_point, end)
-    w, h = timeline.width, timeline.height
-    crop_w, crop_h = min(source.w, source.h * w / h), min(source.h, source.w * h / w)
-    return source.cropped(x_center=source.w / 2, y_center=source.h / 2, width=crop_w,
-                          height=crop_h).resized((w, h))
+def _arriving(layer: VideoClip, lead: int, timeline: Timeline) -> VideoClip:
+    """The clip coming in: it fades in over ``lead`` frames, or slides in from the right."""
+    fps, width = timeline.fps, timeline.width
+    if timeline.transition == "slide":
+        return layer.with_position(lambda t: (width - _slid(round(t * fps), lead, width), 0))
+    # the ffmpeg engine's fade filter: opacity n / lead on the arriving clip's n-th frame
+    def opacity(t: float) -> float:
+        return min(1.0, round(t * fps) / lead)
+
+    mask = VideoClip(lambda t: np.full((timeline.height, width), opacity(t)), is_mask=True)
+    return layer.with_mask(mask.with_duration(layer.duration))
 
 
-def _still(clip: Clip, timeline: Timeline, duration: float) -> VideoClip:
-    """The still scaled once to cover the frame, moved under it along motion.pan_for's path."""
-    w, h = timeline.width, timeline.height
-    with Image.open(str(clip.source)) as image:
-        image = ImageOps.exif_transpose(image).convert("RGB")
-        cover_w, cover_h = cover_size(image.width, image.height, w, h)
-        picture = np.asarray(image.resize((cover_w, cover_h), Image.Resampling.BICUBIC))
-    pan = pan_for(clip)
-    frames = max(1, round(duration * timeline.fps) - 1)
+def _leaving(layer: VideoClip, at: float, lead: int, timeline: Timeline) -> VideoClip:
+    """The clip going out from ``at`` seconds: pushed out to the left, or zoomed in on its centre."""
+    fps, width, height = timeline.fps, timeline.width, timeline.height
+    begins = at - layer.start
 
-    def position(t: float) -> tuple[int, int]:
-        progress = min(1.0, round(t * timeline.fps) / frames)
-        return (-int(pan.offset(0, progress, cover_w - w, w)), -int(pan.offset(1, progress, cover_h - h, h)))
+    def step(t: float) -> int:
+        return max(0, round((t - begins) * fps))
 
-    return ImageClip(picture).with_duration(duration).with_position(position)
+    if timeline.transition == "slide":
+        return layer.with_position(lambda t: (-_slid(step(t), lead, width) if t >= begins else 0, 0))
 
+    def zoomed(get_frame: Callable[[float], Any], t: float) -> Any:
+        frame = get_frame(t)
+        if t < begins:
+            return frame
+        zoom = 1 + ffmpeg.ZOOM * (step(t) + 1) / lead
+        crop_w, crop_h = width / zoom, height / zoom
+        x0, y0 = (width - crop_w) / 2, (height - crop_h) / 2
+        xs = np.clip((x0 + (np.arange(width) + 0.5) * crop_w / width).astype(int), 0, width - 1)
+        ys = np.clip((y0 + (np.arange(height) + 0.5) * crop_h / height).astype(int), 0, height - 1)
+        return frame[ys][:, xs]
 
-def _gradient(clip: Clip, timeline: Timeline, duration: float) -> VideoClip:
-    """A slowly turning blend of the clip's colours, drawn small and scaled up like the ffmpeg engine's."""
-    p = clip.params
-    colours = np.array([[int(c[i:i + 2], 16) for i in (2, 4, 6)] for c in p["colours"]], dtype=np.float32)
-    small_w = max(2, timeline.width // GENERATED_SCALE)
-    small_h = max(2, timeline.height // GENERATED_SCALE)
-    ys, xs = np.mgrid[0:small_h, 0:small_w].astype(np.float32)
-    xs, ys = xs / small_w - 0.5, ys / small_h - 0.5
-    phase = (p.get("seed", 0) % 628) / 100
-
-    def frame(t: float) -> np.ndarray:
-        angle = phase + p.get("speed", 0.3) * t  # radians a second
-        if p.get("type") == "linear":
-            place = xs * np.cos(angle) + ys * np.sin(angle) + 0.5
-        else:
-            cx, cy = 0.3 * np.cos(angle), 0.3 * np.sin(angle)
-            place = np.hypot(xs - cx, ys - cy) * 1.4
-        place = np.clip(place, 0, 1) * (len(colours) - 1)
-        low = np.floor(place).astype(int).clip(0, len(colours) - 2)
-        mix = (place - low)[..., None]
-        small = colours[low] * (1 - mix) + colours[low + 1] * mix
-        picture = Image.fromarray(small.astype(np.uint8))
-        return np.asarray(picture.resize((timeline.width, timeline.height), Image.Resampling.BILINEAR))
-
-    return VideoClip(frame, duration=duration)
+    return layer.transform(zoomed)
 
 
-def _caption(caption: Caption, timeline: Timeline) -> VideoClip:
-    """The caption's lines centred above the bottom margin, as libass places the ASS events."""
-    style = timeline.style
-    text = TextClip(font=style.font_file, text="\n".join(caption.lines), font_size=style.font_size,
-                    color="white", stroke_color="black", stroke_width=max(2, style.font_size // 14),
-                    method="label", text_align="center")
-    top = timeline.height - style.margin_v - text.h
-    return (text.with_start(caption.start).with_duration(max(0.01, caption.end - caption.start))
-            .with_position(("center", top)))
+def _slid(n: int, frames: int, width: int) -> int:
+    """Pixels a slide has gone at its ``n``-th frame: the ffmpeg engine's smoothstep, and its crop's
+    even x (yuv420p crops on whole chroma samples)."""
+    place = min(1.0, (n + 1) / (frames + 1))
+    return int(width * place * place * (3 - 2 * place)) // 2 * 2
+
+
+def _caption_filter(timeline: Timeline, workdir: Path) -> str:
+    """Convert moviepy's RGB frames as the ffmpeg engine converts its clips, then burn the same captions."""
+    font_dir = ffmpeg.escape_filter_value(str(Path(timeline.style.font_file).parent))
+    captions = ffmpeg.escape_filter_value(str(workdir / "captions.ass"))
+    return (f"scale={ffmpeg.COLOUR}:in_range=pc,format=yuv420p,{ffmpeg.FRAME_COLOUR},"
+            f"ass=filename={captions}:fontsdir={font_dir}")
 
 
 def _value(args: list[str], flag: str, default: str) -> str:
@@ -171,7 +175,7 @@ class _Progress(proglog.ProgressBarLogger):
         super().__init__()
         self._on_progress, self._cancel = on_progress, cancel
 
-    def bars_callback(self, bar, attr, value, old_value=None) -> None:
+    def bars_callback(self, bar: str, attr: str, value: Any, old_value: Any = None) -> None:
         if self._cancel is not None and self._cancel.is_set():
             raise _Stop()
         total = self.bars[bar].get("total")
