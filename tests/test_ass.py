@@ -215,3 +215,11 @@ def test_caption_colours_contrast_with_what_is_behind_them_on_any_footage(settin
             behind = over(backing, footage)
             lighter, darker = sorted((luminance(over(text, behind)), luminance(behind)), reverse=True)
             assert (lighter + 0.05) / (darker + 0.05) >= 4.5, (name, footage)
+
+
+def test_the_accent_keeps_its_colour_on_bt709_video(presets):
+    """libass is told the frames are BT.709 (the ASS header), so amber is drawn as amber, not BT.601's shift."""
+    frame = frame_at(presets["highlight"], 0.55).astype(int)
+    box = accent(frame)
+    assert box.sum() > 40
+    assert np.abs(np.median(frame[box], axis=0) - ACCENT).max() <= 6

@@ -328,6 +328,7 @@ def _doctor(args: argparse.Namespace, settings: config.Settings) -> int:
 
 def _render(args: argparse.Namespace, settings: config.Settings) -> int:
     from ttvd import pipeline
+    from ttvd.pipeline import subtitles
 
     text = _read_input(args.file, settings)
     chosen = _job_options(args.option, engine=args.engine)
@@ -339,6 +340,7 @@ def _render(args: argparse.Namespace, settings: config.Settings) -> int:
         job = pipeline.Job(new_id(), text, settings, work / "work", work / "audio.wav",
                            work / "video.mp4", _PrintReporter(), chosen)
         pipeline.run(job)
+        subtitles.move(job.output, output)  # captions as SRT and WebVTT, word timings as JSON
         shutil.move(str(job.output), output)
     print(f"100% Video generation completed in {time.monotonic() - started:.1f} s", file=sys.stderr)
     print(output)
