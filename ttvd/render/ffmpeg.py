@@ -146,12 +146,11 @@ def build_args(timeline: Timeline, output: Path, captions: str, codec: str = "li
     run = pieces(timeline) if run is None else run
     ahead = [Piece(following.clip, 0, following.lead)] if following is not None and following.lead else []
     chains, joined = _graph(timeline, run + ahead)
-    font_dir = escape_filter_value(str(Path(timeline.style.font_file).parent))
     # Captions are timed for the whole video: a later run is shifted to its place for libass.
     shift = f"setpts=PTS+{first_frame / timeline.fps:.6f}/TB," if first_frame else ""
     unshift = ",setpts=PTS-STARTPTS" if first_frame else ""
     chains.append(f"{joined}{shift}"
-                  f"ass=filename={escape_filter_value(captions)}:fontsdir={font_dir}{unshift}[out]")
+                  f"{caption_filter(timeline, captions)}{unshift}[out]")
     frames = sum(piece.frames for piece in run)
     audio_in, audio_out = (["-i", timeline.audio], ["-map", "0:a", *AUDIO_CODEC]) if whole \
         else ([], ["-an"])
@@ -176,6 +175,12 @@ def clip_frames(timeline: Timeline) -> list[tuple[Clip, int]]:
     starts[0] = 0  # the first clip covers the video from its first frame
     pairs = [(clip, starts[i + 1] - starts[i]) for i, clip in enumerate(timeline.clips)]
     return [(clip, frames) for clip, frames in pairs if frames > 0]
+
+
+def caption_filter(timeline: Timeline, captions: str) -> str:
+    """The libass filter that burns the ASS file ``captions`` with the timeline's font folder (both engines)."""
+    font_dir = escape_filter_value(str(Path(timeline.style.font_file).parent))
+    return f"ass=filename={escape_filter_value(captions)}:fontsdir={font_dir}"
 
 
 def piece_chain(piece: Piece, timeline: Timeline) -> str:

@@ -141,10 +141,8 @@ def _slid(n: int, frames: int, width: int) -> int:
 
 def _caption_filter(timeline: Timeline, workdir: Path) -> str:
     """Convert moviepy's RGB frames as the ffmpeg engine converts its clips, then burn the same captions."""
-    font_dir = ffmpeg.escape_filter_value(str(Path(timeline.style.font_file).parent))
-    captions = ffmpeg.escape_filter_value(str(workdir / "captions.ass"))
     return (f"scale={ffmpeg.COLOUR}:in_range=pc,format=yuv420p,{ffmpeg.FRAME_COLOUR},"
-            f"ass=filename={captions}:fontsdir={font_dir}")
+            f"{ffmpeg.caption_filter(timeline, str(workdir / 'captions.ass'))}")
 
 
 def _value(args: list[str], flag: str, default: str) -> str:
