@@ -11,56 +11,25 @@ import os
 import signal
 import stat
 import threading
-from typing import Any
 
 import bottle
 import waitress
 from waitress.channel import HTTPChannel
 from waitress.task import ErrorTask
 
-from ttvd import options
+from ttvd import answers, options
+from ttvd.answers import NO_TEXT, ApiError, json_response, read_json, state_or_404
 from ttvd.config import Settings
-from ttvd.errors import ConfigError, InputError, NoSpaceError, NoText, TextTooLong, TtvdError
-from ttvd.home import NOT_FOUND, UnknownJob
-from ttvd.job import JobState, JobStatus
+from ttvd.home import NOT_FOUND
+from ttvd.job import JobStatus
 from ttvd.notify import Notifier
 from ttvd.spool import Spool
 from ttvd.text import clean_text
 
 log = logging.getLogger(__name__)
 
-NO_TEXT = "No text provided in request body"
 NO_VOICES = "No voice catalogue yet: a daemon publishes one when it starts (`ttvd daemon`)"
-DISK_FULL = "Insufficient storage: the server's disk is full; try again later"
 CHUNK = 256 * 1024
-
-
-class ApiError(Exception):
-    """An answer other than success, with its status code and the message of its ``{"error"}`` body."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-# ttvd's errors as HTTP answers: the first class that matches gives the status (see ttvd.errors).
-ERROR_STATUS: tuple[tuple[type[TtvdError], int], ...] = (
-    (UnknownJob, 404),
-    (NoText, 400),
-    (TextTooLong, 413),
-    (InputError, 400),
-    (ConfigError, 400),
-    (NoSpaceError, 507),
-)
-
-
-def http_error(exc: TtvdError) -> ApiError:
-    """The answer for ``exc``; an error of ttvd's not in the table is a server error."""
-    for kind, status in ERROR_STATUS:
-        if isinstance(exc, kind):
-            message = {NoText: NO_TEXT, NoSpaceError: DISK_FULL}.get(kind, str(exc))
-            return ApiError(status, message)
-    return ApiError(500, str(exc))
 
 
 def create_app(settings: Settings, spool: Spool) -> bottle.Bottle:
@@ -70,27 +39,11 @@ def create_app(settings: Settings, spool: Spool) -> bottle.Bottle:
     app.config["ttvd.settings"] = settings
 
     def route(path: str, method: str = "GET"):
-        def register(handler):
-            def wrapper(**kwargs):
-                try:
-                    return handler(**kwargs)
-                except ApiError as exc:
-                    return _json(exc.status, {"error": str(exc)})
-                except TtvdError as exc:
-                    error = http_error(exc)
-                    return _json(error.status, {"error": str(error)})
-                except OSError as exc:
-                    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                        return _json(507, {"error": DISK_FULL})
-                    log.exception("%s %s failed", method, path)
-                    return _json(500, {"error": f"Server error: {exc.strerror or exc}"})
-            app.route(path, method, wrapper)
-            return handler
-        return register
+        return answers.route(app, path, method)
 
     @route("/api/v1/generate", "POST")
     def generate():
-        body = _read_json(settings.max_body_bytes)
+        body = read_json(settings.max_body_bytes)
         text = body.get("text")
         if text is None or (isinstance(text, str) and not text.strip()):
             raise ApiError(400, NO_TEXT)
@@ -98,11 +51,11 @@ def create_app(settings: Settings, spool: Spool) -> bottle.Bottle:
             raise ApiError(400, "Field 'text' must be a string")
         checked = options.validate(body.get("options", {}))
         state = spool.submit(clean_text(text, settings.max_text_chars), "api", checked)
-        return _json(202, {"job_id": state.job_id, "status": "queued", "message": "Video generation started"})
+        return json_response(202, {"job_id": state.job_id, "status": "queued", "message": "Video generation started"})
 
     @route("/api/v1/status/<job_id:path>")
     def status(job_id: str):
-        return _json(200, _state_or_404(spool, job_id).status_view())
+        return json_response(200, state_or_404(spool, job_id).status_view())
 
     listing = JobsListing(spool)
 
@@ -122,7 +75,7 @@ def create_app(settings: Settings, spool: Spool) -> bottle.Bottle:
 
     @route("/api/v1/download/<job_id:path>")
     def download(job_id: str):
-        state = _state_or_404(spool, job_id)
+        state = state_or_404(spool, job_id)
         if state.status is not JobStatus.COMPLETED:
             raise ApiError(400, "Video not ready for download")
         return _send_video(spool, job_id)
@@ -138,17 +91,6 @@ def create_app(settings: Settings, spool: Spool) -> bottle.Bottle:
     for code in (400, 404, 405, 413, 500):
         app.error(code)(_error_page)
     return app
-
-
-def _state_or_404(spool: Spool, job_id: str) -> JobState:
-    try:
-        state = spool.read_state(job_id)
-    except (ValueError, TypeError):
-        log.error("job %s: its state file cannot be read", job_id)
-        raise ApiError(500, "Job state cannot be read") from None
-    if state is None:
-        raise ApiError(404, NOT_FOUND)
-    return state
 
 
 class JobsListing:
@@ -198,34 +140,6 @@ class JobsListing:
         return job_id, state.created_at, state.status.value, fragment
 
 
-def _read_json(limit: int) -> dict[str, Any]:
-    request = bottle.request
-    length = request.content_length
-    if length > limit:
-        raise ApiError(413, f"Request body is {length} bytes; the limit is {limit}")
-    raw = request.environ["wsgi.input"].read(length if length >= 0 else limit + 1)
-    if len(raw) > limit:
-        raise ApiError(413, f"Request body is over the limit of {limit} bytes")
-    if not raw.strip():
-        raise ApiError(400, NO_TEXT)
-    try:
-        body = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
-    except UnicodeDecodeError:
-        raise ApiError(400, "Request body must be UTF-8 encoded JSON") from None
-    except (ValueError, RecursionError) as exc:
-        raise ApiError(400, f"Request body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "Request body must be a JSON object")
-    return body
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [key for key, _ in pairs]
-    if len(keys) != len(set(keys)):
-        raise ValueError("duplicate keys in object")
-    return dict(pairs)
-
-
 def _send_video(spool: Spool, job_id: str) -> bottle.HTTPResponse:
     path = spool.home.job(job_id).video
     try:
@@ -246,11 +160,6 @@ def _send_video(spool: Spool, job_id: str) -> bottle.HTTPResponse:
     file_wrapper = bottle.request.environ.get("wsgi.file_wrapper")
     response.body = file_wrapper(handle, CHUNK) if file_wrapper else iter(lambda: handle.read(CHUNK), b"")
     return response
-
-
-def _json(status: int, body: dict[str, Any]) -> bottle.HTTPResponse:
-    return bottle.HTTPResponse(json.dumps(body, ensure_ascii=False), status=status,
-                               headers={"Content-Type": "application/json"})
 
 
 def _error_page(error: bottle.HTTPError) -> str:

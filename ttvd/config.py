@@ -53,6 +53,45 @@ def _positive_float(value: str) -> float:
     return number
 
 
+def _flag(value: str) -> bool:
+    lowered = value.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("", "0", "false", "no", "off"):
+        return False
+    raise ValueError("must be 1/true/yes/on or 0/false/no/off")
+
+
+def _non_negative_float(value: str) -> float:
+    number = float(value)
+    if not 0 <= number < float("inf"):
+        raise ValueError("must be zero or a positive number")
+    return number
+
+
+def _names(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _tokens(value: str) -> tuple[str, ...]:
+    """Comma-separated tokens, or the path of a file holding one token per line (``#`` comments)."""
+    if value.startswith(("/", "~", "./")):
+        path = Path(value).expanduser()
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise ValueError(f"the token file cannot be read: {exc.strerror or exc}") from None
+        tokens = tuple(line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#"))
+        if not tokens:
+            raise ValueError("the token file holds no token")
+    else:
+        tokens = _names(value)
+    for token in tokens:
+        if len(token) < 16 or not token.isascii() or not token.isprintable() or " " in token:
+            raise ValueError("each token must be at least 16 printable ASCII characters without spaces")
+    return tokens
+
+
 def _home(value: str) -> Path:
     return Path(value or os.getcwd())
 
@@ -142,6 +181,47 @@ class Settings:
     lease_seconds: float = _setting("TTVD_LEASE_SECONDS", "120", "A claimed job whose daemon has not renewed "
                                     "its lease for this long is taken back into the queue (the lease is renewed "
                                     "every 10 s or a quarter of this, whichever is sooner).", _positive_float)
+    # The HTTP API: who may use it and what a request may cost (ttvd.guard).
+    api_tokens: tuple[str, ...] = _setting("TTVD_API_TOKENS", "", "Bearer tokens the API accepts, comma-separated, "
+                                           "or the path of a file with one per line. When set, every endpoint but "
+                                           "`/api/v1/health` needs `Authorization: Bearer <token>`; without it, "
+                                           "`ttvd serve` listens on loopback only (unless `--insecure`).",
+                                           _tokens, secret=True)
+    allowed_hosts: tuple[str, ...] = _setting("TTVD_ALLOWED_HOSTS", "", "Extra host names the API answers for "
+                                              "(the Host header), comma-separated; loopback names and the bound "
+                                              "address are always allowed.", _names)
+    max_queued: int = _setting("TTVD_MAX_QUEUED", "500", "Jobs that may wait in the queue; over it a submission "
+                               "gets 429 with Retry-After.", _positive_int)
+    rate_limit: float = _setting("TTVD_RATE_LIMIT", "10", "Requests a second one client (token, or address "
+                                 "without tokens) may make on average; over it, 429. 0 turns the limit off.",
+                                 _non_negative_float)
+    rate_burst: int = _setting("TTVD_RATE_BURST", "60", "Requests one client may make at once before "
+                               "`TTVD_RATE_LIMIT` applies.", _positive_int)
+    max_height: int = _setting("TTVD_MAX_HEIGHT", "2160", "Highest `height` a job may ask for over the API.",
+                               options.CHECKS["height"])
+    max_fps: int = _setting("TTVD_MAX_FPS", "60", "Highest `fps` a job may ask for over the API.",
+                            options.CHECKS["fps"])
+    slowest_preset: str = _setting("TTVD_SLOWEST_PRESET", "medium", "Slowest x264 `preset` a job may ask for "
+                                   "over the API.", options.CHECKS["preset"])
+    min_crf: int = _setting("TTVD_MIN_CRF", "16", "Lowest `crf` (the largest files) a job may ask for over the "
+                            "API.", options.CHECKS["crf"])
+    # Webhooks (ttvd.webhooks): an outbox in the spool, retried with backoff.
+    webhook_url: str = _setting("TTVD_WEBHOOK_URL", "", "Where job events are POSTed when a job has no "
+                                "`callback_url` of its own (empty: nowhere).")
+    webhook_secret: str = _setting("TTVD_WEBHOOK_SECRET", "", "Key of the HMAC-SHA256 signature in each "
+                                   "event's `X-Ttvd-Signature` header.", secret=True)
+    webhook_allow_private: bool = _setting("TTVD_WEBHOOK_ALLOW_PRIVATE", "0", "Allow callback URLs on "
+                                           "loopback and private addresses (refused by default).", _flag)
+    webhook_max_attempts: int = _setting("TTVD_WEBHOOK_MAX_ATTEMPTS", "12", "Deliveries of one event before "
+                                         "it is given up (backoff doubles from 5 s to at most 1 h).",
+                                         _positive_int)
+    # Housekeeping and scale.
+    retain_days: float = _setting("TTVD_RETAIN_DAYS", "0", "Finished jobs older than this many days are "
+                                  "deleted with all their files by the daemon (0: kept forever).",
+                                  _non_negative_float)
+    keep_work: bool = _setting("TTVD_KEEP_WORK", "0", "Keep a job's work folder after it completes (for "
+                               "debugging); by default it is removed.", _flag)
+    workers: int = _setting("TTVD_WORKERS", "1", "Jobs one daemon runs at once.", _positive_int)
     log_level: str = _setting("TTVD_LOG_LEVEL", "INFO", "Logging level: DEBUG, INFO, WARNING or ERROR.",
                               _log_level)
     # Online backends: each stage picks one by name (ttvd.backends); keys are never written anywhere.

@@ -16,7 +16,7 @@
         └── ServiceUnavailable  busy, failing or out of reach after the retries: fall back offline
 
 Callers recognise an error by its type, never by its text. The HTTP facade maps them to status
-codes in one table (``ttvd.api.ERROR_STATUS``).
+codes in one table (``ttvd.answers.ERROR_STATUS``).
 """
 from __future__ import annotations
 

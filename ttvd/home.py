@@ -13,6 +13,10 @@ from ttvd.job import is_valid_id
 
 QUEUES = ("tmp", "incoming", "active", "done", "failed", "corrupt")
 NOT_FOUND = "Job not found"
+# What GET /download/<id>?format= serves, and the suffix of each file beside output/video_<id>.mp4
+# (the side files are written by ttvd.pipeline.subtitles).
+DOWNLOADS = {"mp4": ".mp4", "srt": ".srt", "vtt": ".vtt", "json": ".json"}
+SIDE_SUFFIXES = tuple(suffix for suffix in DOWNLOADS.values() if suffix != ".mp4")
 
 
 class UnknownJob(InputError):
@@ -37,6 +41,15 @@ class JobPaths:
         """Where the video is written before it is moved into place (hidden, so never served)."""
         return self.video.with_name(f".{self.video.name}.part")
 
+    def download(self, fmt: str) -> Path:
+        """The file served as ``fmt`` (a key of ``DOWNLOADS``)."""
+        return self.video.with_suffix(DOWNLOADS[fmt])
+
+    @property
+    def side_files(self) -> list[Path]:
+        """The captions (SRT, WebVTT) and word timings (JSON) beside the video."""
+        return [self.video.with_suffix(suffix) for suffix in SIDE_SUFFIXES]
+
 
 class Home:
     """The directory tree of one ttvd home (``TTVD_HOME``)."""
@@ -47,6 +60,8 @@ class Home:
         self.states = self.spool / "state"
         self.daemons = self.spool / "daemons"   # one status file per running daemon
         self.voices = self.spool / "voices.json"  # the voice catalogue, published by each daemon at start
+        self.cancels = self.spool / "cancel"    # cancel/<id>: a request to stop a job, noticed by its owner
+        self.outbox = self.spool / "outbox"     # webhook events waiting to be delivered
         self.output = self.root / "output"
         self.work = self.root / "work"
         self.watch = self.root / "watch"
@@ -74,6 +89,6 @@ class Home:
     def ensure(self) -> Home:
         """Create every directory of the home that is missing."""
         for path in (*map(self.queue, QUEUES), self.states, self.output, self.work, self.watch_processed,
-                     self.watch_failed):
+                     self.watch_failed, self.cancels, self.outbox):
             path.mkdir(parents=True, exist_ok=True)
         return self

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from ttvd import atomic
+from ttvd.home import SIDE_SUFFIXES
 from ttvd.timeline import Caption, Timeline
 
-SUFFIXES = (".srt", ".vtt", ".json")
+SUFFIXES = SIDE_SUFFIXES  # .srt, .vtt, .json
 
 
 def side_files(video: Path) -> list[Path]:
