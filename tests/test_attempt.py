@@ -30,7 +30,7 @@ from ttvd.job import JobStatus
     (None, {"lost": True}, Outcome.LOST),
     (Cancelled("stopped"), {"lost": True, "stopped": True}, Outcome.LOST),
     (Cancelled("stopped"), {"cancelled": True}, Outcome.CANCELLED),
-    (None, {"cancelled": True}, Outcome.CANCELLED),
+    (None, {"cancelled": True}, Outcome.COMPLETED),  # finished before the cancel could stop it
 ])
 def test_outcome_of(error, flags, expected):
     assert outcome_of(error, **flags) is expected

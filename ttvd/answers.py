@@ -13,7 +13,7 @@ from typing import Any
 
 import bottle
 
-from ttvd.errors import ConfigError, InputError, NoSpaceError, NoText, TextTooLong, TtvdError
+from ttvd.errors import ConfigError, Conflict, InputError, NoSpaceError, NoText, TextTooLong, TtvdError
 from ttvd.home import NOT_FOUND, UnknownJob
 from ttvd.job import JobState
 from ttvd.spool import Spool
@@ -41,6 +41,7 @@ ERROR_STATUS: tuple[tuple[type[TtvdError], int], ...] = (
     (TextTooLong, 413),
     (InputError, 400),
     (ConfigError, 400),
+    (Conflict, 409),
     (NoSpaceError, 507),
 )
 

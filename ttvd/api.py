@@ -17,7 +17,7 @@ import waitress
 from waitress.channel import HTTPChannel
 from waitress.task import ErrorTask
 
-from ttvd import answers, options
+from ttvd import answers, api_jobs, options
 from ttvd.answers import NO_TEXT, ApiError, json_response, read_json, state_or_404
 from ttvd.config import Settings
 from ttvd.home import NOT_FOUND
@@ -88,6 +88,7 @@ def create_app(settings: Settings, spool: Spool) -> bottle.Bottle:
             raise ApiError(503, NO_VOICES) from None
         return bottle.HTTPResponse(catalogue, status=200, headers={"Content-Type": "application/json"})
 
+    api_jobs.register(app, settings, spool)
     for code in (400, 404, 405, 413, 500):
         app.error(code)(_error_page)
     return app

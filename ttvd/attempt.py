@@ -15,7 +15,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from ttvd import pipeline
+from ttvd import control, pipeline
 from ttvd.claim import RENEW_SECONDS, Claim
 from ttvd.config import Settings
 from ttvd.errors import Cancelled, NoSpaceError, StageError, TtvdError
@@ -42,10 +42,10 @@ def outcome_of(error: BaseException | None, *, lost: bool = False, stopped: bool
     """How an attempt ended, from the error it raised (None: it finished) and what was true then."""
     if lost:
         return Outcome.LOST
+    if error is None:  # it finished before a cancel could stop it: the video is made
+        return Outcome.COMPLETED
     if cancelled:
         return Outcome.CANCELLED
-    if error is None:
-        return Outcome.COMPLETED
     if stopped or isinstance(error, Cancelled):
         return Outcome.REQUEUED
     if isinstance(error, NoSpaceError) or low_space or (
@@ -81,24 +81,39 @@ def run_attempt(claim: Claim, context: Context, cancel: threading.Event) -> Outc
     if state.attempts >= context.settings.max_attempts:
         state.fail(f"gave up after {state.attempts} attempts (the daemon stopped during each)")
         return _recorded(reporter, Outcome.FAILED)
+    if control.cancel_requested(spool, request.job_id):
+        state.cancel("cancelled before it started")
+        return _cleared(spool, _recorded(reporter, Outcome.CANCELLED), request.job_id)
     state.begin_attempt()
     if not reporter.commit():
         return _recorded(reporter, Outcome.WAITING_FOR_SPACE)  # start nothing that cannot be recorded
     _clean_leftovers(paths.work, paths.partial_video, request.job_id)
     job = pipeline.Job(request.job_id, request.text, context.settings, paths.work, paths.audio, paths.video,
                        reporter, request.options, cancel)
-    error = _run(context, claim, job)
-    outcome = outcome_of(error, lost=claim.lost.is_set(), stopped=cancel.is_set() and not claim.lost.is_set(),
+    cancelled = threading.Event()
+    error = _run(context, claim, job, cancelled)
+    outcome = outcome_of(error, lost=claim.lost.is_set(), cancelled=cancelled.is_set(),
+                         stopped=cancel.is_set() and not claim.lost.is_set(),
                          low_space=error is not None and _low_space(spool))
     if outcome is Outcome.LOST:
         return outcome
     _conclude(state, outcome, error, f"output/{paths.video.name}")
-    return _recorded(reporter, outcome)
+    return _cleared(spool, _recorded(reporter, outcome), request.job_id)
 
 
-def _run(context: Context, claim: Claim, job: pipeline.Job) -> BaseException | None:
-    """Run the pipeline with the lease renewed (its loss cancels the job); the error, if any."""
+def _cleared(spool: Spool, outcome: Outcome, job_id: str) -> Outcome:
+    """Once the job has ended for good, a cancel asked for it meanwhile has nothing left to stop."""
+    if outcome in (Outcome.COMPLETED, Outcome.FAILED, Outcome.CANCELLED):
+        control.clear_cancel(spool, job_id)
+    return outcome
+
+
+def _run(context: Context, claim: Claim, job: pipeline.Job, cancelled: threading.Event) -> BaseException | None:
+    """Run the pipeline with the lease renewed (its loss cancels the job) while watching for a cancel
+    file (which sets ``cancelled`` and stops the job); the error, if any."""
     lease = claim.keep_renewed(min(RENEW_SECONDS, context.settings.lease_seconds / 4), job.cancel.set)
+    threading.Thread(target=_watch_for_cancel, args=(context.spool, job, cancelled, lease),
+                     name=f"cancel-{job.job_id[:8]}", daemon=True).start()
     try:
         context.runner(job)
     except Exception as exc:  # the top of one job: one bad job must not stop the daemon
@@ -108,6 +123,15 @@ def _run(context: Context, claim: Claim, job: pipeline.Job) -> BaseException | N
     finally:
         lease.set()
     return None
+
+
+def _watch_for_cancel(spool: Spool, job: pipeline.Job, cancelled: threading.Event, done: threading.Event) -> None:
+    while not done.wait(control.CANCEL_POLL_SECONDS):
+        if control.cancel_requested(spool, job.job_id):
+            log.info("job %s: cancel requested; stopping it", job.job_id)
+            cancelled.set()
+            job.cancel.set()
+            return
 
 
 def _conclude(state: JobState, outcome: Outcome, error: BaseException | None, output_file: str) -> None:

@@ -80,6 +80,32 @@ def _parser() -> argparse.ArgumentParser:
     jobs.add_argument("--json", action="store_true", help="print the same JSON as GET /api/v1/jobs")
     jobs.set_defaults(func=_jobs)
 
+    cancel = commands.add_parser("cancel", help="stop a queued or running job for good",
+                                 description="Cancel a job: a queued one at once, a running one within seconds "
+                                             "(its daemon stops the encoder and keeps no partial output).")
+    cancel.add_argument("job_id", metavar="ID", help="job id")
+    cancel.add_argument("--no-wait", action="store_true", help="return once the cancel is requested")
+    cancel.set_defaults(func=_cancel)
+
+    retry = commands.add_parser("retry", help="queue a failed or cancelled job again (finished stages are reused)",
+                                description="Queue a failed or cancelled job again; the stages it finished are reused.")
+    retry.add_argument("job_id", metavar="ID", help="job id")
+    retry.add_argument("--wait", action="store_true", help="follow the job's progress until it ends")
+    retry.set_defaults(func=_retry)
+
+    delete = commands.add_parser("delete", help="delete a job and every file of it (cancelling it first)",
+                                 description="Delete a job: cancel it if it runs, then remove its state, request, "
+                                             "work folder, audio, video and side files.")
+    delete.add_argument("job_id", metavar="ID", help="job id")
+    delete.set_defaults(func=_delete)
+
+    wait = commands.add_parser("wait", help="follow a job until it ends; exit 0 if it completed",
+                               description="Print a job's progress until it ends; the exit status is 0 when it "
+                                           "completed, 1 when it failed or was cancelled, 124 on --timeout.")
+    wait.add_argument("job_id", metavar="ID", help="job id")
+    wait.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="give up after this long")
+    wait.set_defaults(func=_wait)
+
     render = commands.add_parser("render", help="render a text file to an MP4 in-process (no daemon)",
                                  description="Run the whole pipeline in this process and write one MP4.")
     render.add_argument("file", metavar="FILE|-", help="text file to narrate, or - to read standard input")
@@ -201,9 +227,48 @@ def _submit(args: argparse.Namespace, settings: config.Settings) -> int:
     return _follow(spool, state.job_id) if args.wait else 0
 
 
-def _follow(spool: Spool, job_id: str, interval: float = 0.5) -> int:
-    """Print progress lines until the job ends; 0 when it completed."""
+def _cancel(args: argparse.Namespace, settings: config.Settings) -> int:
+    from ttvd import control
+
+    spool = _spool(settings)
+    state = control.cancel(spool, args.job_id)
+    if state.status is JobStatus.CANCELLED:
+        print(f"{args.job_id} cancelled")
+        return 0
+    print(f"{args.job_id}: cancel requested; its daemon stops it within seconds", file=sys.stderr, flush=True)
+    if args.no_wait:
+        return 0
+    _follow(spool, args.job_id)
+    state = spool.read_state(args.job_id) or state
+    print(f"{args.job_id} {state.status.value}")
+    return 0 if state.status is JobStatus.CANCELLED else 1
+
+
+def _retry(args: argparse.Namespace, settings: config.Settings) -> int:
+    from ttvd import control
+
+    spool = _spool(settings)
+    control.retry(spool, args.job_id)
+    print(f"{args.job_id} queued again", flush=True)
+    return _follow(spool, args.job_id) if args.wait else 0
+
+
+def _delete(args: argparse.Namespace, settings: config.Settings) -> int:
+    from ttvd import control
+
+    control.delete(_spool(settings), args.job_id)
+    print(f"{args.job_id} deleted")
+    return 0
+
+
+def _wait(args: argparse.Namespace, settings: config.Settings) -> int:
+    return _follow(_spool(settings), args.job_id, timeout=args.timeout)
+
+
+def _follow(spool: Spool, job_id: str, interval: float = 0.5, timeout: float | None = None) -> int:
+    """Print progress lines until the job ends; 0 when it completed, 124 when ``timeout`` ran out."""
     shown = None
+    deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         state = spool.read_state(job_id)
         if state is None:
@@ -217,6 +282,9 @@ def _follow(spool: Spool, job_id: str, interval: float = 0.5) -> int:
             return 0
         if state.status.finished:
             return 1
+        if deadline is not None and time.monotonic() > deadline:
+            print(f"ttvd: job {job_id} still {state.status.value} after {timeout:g} s", file=sys.stderr)
+            return 124
         time.sleep(interval)
 
 

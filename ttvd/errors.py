@@ -7,6 +7,7 @@
     ├── InputError              a submitted text or request is unusable (not text, no words)
     │   ├── NoText              nothing but blanks
     │   └── TextTooLong         over the size limit (HTTP 413)
+    ├── Conflict                the job is not in a state that allows the request (HTTP 409)
     ├── NoSpaceError            the disk is full: nothing was accepted that could not be kept
     ├── Cancelled               the job was asked to stop before it finished
     ├── StageError              a pipeline stage failed; ``stage`` names it
@@ -39,6 +40,10 @@ class NoText(InputError):
 
 class TextTooLong(InputError):
     """A text or file over the size limit."""
+
+
+class Conflict(TtvdError):
+    """The job is not in a state that allows what was asked (cancel a finished job, retry a running one)."""
 
 
 class NoSpaceError(TtvdError):

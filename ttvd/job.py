@@ -2,11 +2,13 @@
 
 Every change of a job's status goes through one of the transitions on ``JobState`` (``queued``,
 ``rejected``, ``begin_attempt``, ``enter_stage``, ``complete``, ``fail``, ``requeue``,
-``wait_for_space``, ``cancel``); each sets every field that goes with it and logs one line::
+``wait_for_space``, ``cancel``, ``retry``); each sets every field that goes with it and logs one line::
 
     queued ──begin_attempt──> processing ──complete──> completed
       ^                         │ │ └──fail──> failed
       └──requeue / wait_for_space┘ └──cancel──> cancelled      (rejected: failed from the start)
+      ^                                                │
+      └───────────────retry (failed or cancelled)──────┘     (cancel also takes a queued job)
 """
 from __future__ import annotations
 
@@ -68,6 +70,7 @@ QUEUED_MESSAGE = "Job queued"
 COMPLETED_MESSAGE = "Video generation completed"
 CANCELLED_MESSAGE = "Job cancelled"
 REQUEUED_MESSAGE = "Interrupted; queued to resume"
+RETRY_MESSAGE = "Queued again on request"
 WAITING_MESSAGE = "Waiting for disk space; queued to resume"
 
 
@@ -148,6 +151,13 @@ class JobState:
         self.status, self.message, self.error = JobStatus.CANCELLED, CANCELLED_MESSAGE, None
         self.log(f"{CANCELLED_MESSAGE}: {reason}")
 
+    def retry(self) -> None:
+        """A failed or cancelled job is queued again; its finished stages are kept and reused."""
+        was = self.status.value
+        self.status, self.progress, self.message, self.error = JobStatus.QUEUED, 0, RETRY_MESSAGE, None
+        self.attempts, self.output_file = 0, None
+        self.log(f"{RETRY_MESSAGE} (it had {was}); finished stages are reused")
+
     def log(self, line: str) -> None:
         self.logs.append(line)
         del self.logs[:-MAX_LOG_LINES]
@@ -175,3 +185,10 @@ class JobState:
         if self.output_file:
             view["output_file"] = self.output_file
         return view
+
+    def full_view(self) -> dict[str, Any]:
+        """The body of ``GET /status/<id>?view=full``: the seed's fields and what a client can act on
+        (stage, error, options, stock footage credits); the API adds the job's links."""
+        return {"job_id": self.job_id, **self.jobs_view(), "stage": self.stage, "error": self.error,
+                "updated_at": self.updated_at, "options": dict(self.options),
+                "credits": [dict(entry) for entry in self.credits]}
