@@ -223,3 +223,49 @@ def test_cli_cancel_wait_and_delete(start, home):
     assert proc.popen.wait(30) == 0 and files_of(home, job_id) == []
     proc = start(["wait", job_id], home)
     assert proc.popen.wait(30) == 2 and "not found" in proc.output()
+
+
+def test_the_retention_sweep_deletes_only_finished_jobs_past_the_cutoff(spool):
+    from ttvd import retention
+
+    old, recent, running = (spool.submit(f"Tale {n}.", "api").job_id for n in range(3))
+    _finished(spool, old, JobStatus.COMPLETED)
+    _finished(spool, recent, JobStatus.FAILED, files=False)
+    day = retention.DAY_SECONDS
+    for job_id, age in ((old, 3 * day), (recent, 0.5 * day), (running, 3 * day)):
+        state = spool.read_state(job_id)
+        spool.write_state(state)
+        state.updated_at = time.time() - age  # as written that long ago
+        path = spool.home.job(job_id).state
+        path.write_text(__import__("json").dumps(state.to_dict()))
+        os.utime(path, (state.updated_at, state.updated_at))
+    assert retention.sweep(spool, 0) == []  # 0 keeps everything
+    assert retention.sweep(spool, 1) == [old]
+    assert files_of(spool.home.root, old) == []
+    assert spool.read_state(recent) is not None and spool.read_state(running) is not None
+    assert retention.disk_used(spool.home.root) > 0
+
+
+@pytest.mark.slow
+def test_a_completed_job_leaves_no_work_folder_unless_asked(settings, spool):
+    kept = spool.submit("A short tale.", "api").job_id
+    Daemon(settings.replace(keep_work=True), spool).step()
+    removed = spool.submit("Another short tale.", "api").job_id
+    Daemon(settings, spool).step()
+    assert spool.read_state(kept).status is JobStatus.COMPLETED
+    assert spool.read_state(removed).status is JobStatus.COMPLETED
+    assert (spool.home.job(kept).work / "render.json").exists()
+    assert not spool.home.job(removed).work.exists()
+    assert spool.home.job(removed).video.exists()
+
+
+def test_status_reports_the_disk_the_home_uses(start, home):
+    import json
+
+    from ttvd.spool import Spool
+
+    Spool(home).ensure().submit("A short tale.", "cli")
+    proc = start(["status"], home)
+    assert proc.popen.wait(30) == 0
+    disk = json.loads(proc.output()[proc.output().index("{"):])["disk"]
+    assert disk["used_bytes"] > 0 and disk["free_bytes"] > 0

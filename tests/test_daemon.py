@@ -54,7 +54,7 @@ def test_a_queued_job_becomes_a_captioned_video(settings, spool):
 @pytest.mark.slow
 def test_captions_are_burned_in_while_words_are_spoken(settings, spool):
     job_id = spool.submit(TEXT, "api").job_id
-    drain(Daemon(settings, spool))
+    drain(Daemon(settings.replace(keep_work=True), spool))
     video = spool.home.job(job_id).video
     import json
     captions = [Caption.from_dict(c) for c in json.loads((spool.home.job(job_id).work / "captions.json").read_text())]
@@ -86,6 +86,7 @@ def test_stage_failure_fails_the_job_with_the_stage_named(settings, spool):
 
 @pytest.mark.slow
 def test_a_restarted_job_resumes_from_cached_stages(settings, spool):
+    settings = settings.replace(keep_work=True)  # to run it again as if it had stopped
     job_id = spool.submit(TEXT, "api").job_id
     drain(Daemon(settings, spool))
     first = spool.home.job(job_id).video.read_bytes()

@@ -23,7 +23,7 @@ STORY = ("Far away, the desert sand burned under a white sun, and nothing moved.
 
 
 def _run_daemon(start, home, env):
-    daemon = start(["daemon", "--burst"], home, **env)
+    daemon = start(["daemon", "--burst"], home, TTVD_KEEP_WORK="1", **env)  # the tests read work/<id>/
     wait_for(lambda: daemon.popen.poll() is not None, 240, interval=0.2)
     return daemon
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -98,7 +99,10 @@ def run_attempt(claim: Claim, context: Context, cancel: threading.Event) -> Outc
     if outcome is Outcome.LOST:
         return outcome
     _conclude(state, outcome, error, f"output/{paths.video.name}")
-    return _cleared(spool, _recorded(reporter, outcome), request.job_id)
+    outcome = _cleared(spool, _recorded(reporter, outcome), request.job_id)
+    if outcome is Outcome.COMPLETED and not context.settings.keep_work:
+        shutil.rmtree(paths.work, ignore_errors=True)  # a completed job is never resumed (TTVD_KEEP_WORK)
+    return outcome
 
 
 def _cleared(spool: Spool, outcome: Outcome, job_id: str) -> Outcome:

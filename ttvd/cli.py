@@ -313,8 +313,12 @@ def _summary(spool: Spool) -> dict:
         if current is not None:
             running.append({"job_id": job_id, "progress": current.progress, "message": current.message,
                             "attempts": current.attempts})
+    from ttvd.retention import disk_used
+
+    disk = os.statvfs(spool.home.root)
     return {"home": str(spool.home.root), "queued": len(spool.queued_ids()), "active": active,
-            "running": running, "jobs": counts, "daemons": daemons.read_all(spool.home)}
+            "running": running, "jobs": counts, "daemons": daemons.read_all(spool.home),
+            "disk": {"used_bytes": disk_used(spool.home.root), "free_bytes": disk.f_bavail * disk.f_frsize}}
 
 
 def _jobs(args: argparse.Namespace, settings: config.Settings) -> int:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from ttvd import pipeline, recovery, voices
+from ttvd import pipeline, recovery, retention, voices
 from ttvd.attempt import Context, Outcome, run_attempt
 from ttvd.claim import Claim, claim_next
 from ttvd.config import Settings
@@ -76,6 +76,7 @@ class Daemon:
             recovery.recover(self.spool, self.settings.lease_seconds)
         except NoSpaceError as exc:
             log.warning("recovery postponed: %s", exc)
+        retention.sweep(self.spool, self.settings.retain_days)
 
     def run_job(self, claim: Claim) -> Outcome:
         """Run one attempt of the claimed job and file its outcome."""
