@@ -254,3 +254,11 @@ def test_log_lines_under_the_journal_carry_a_priority_and_no_timestamp(home, tmp
             assert re.fullmatch(r"<6>INFO ttvd\.spool: job \S+ queued \(source cli\)", line), line
         else:
             assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ INFO ttvd\.spool: job ", line), line
+
+
+def test_the_template_unit_is_the_daemon_unit_with_an_instance():
+    shipped = (UNITS_DIR / install.TEMPLATE).read_text()
+    assert shipped == install.template_unit((UNITS_DIR / "ttvd-daemon.service").read_text()), \
+        "run `make docs` after changing ttvd-daemon.service"
+    assert "SyslogIdentifier=ttvd-daemon-%i" in shipped and "Description=ttvd text-to-video daemon %i" in shipped
+    assert dict(directives(UNITS_DIR / install.TEMPLATE, "Install")) == {"WantedBy": "ttvd.target"}

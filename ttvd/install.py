@@ -15,7 +15,19 @@ from pathlib import Path
 import ttvd
 from ttvd.errors import InputError
 
-UNITS = ("ttvd-daemon.service", "ttvd-api.service", "ttvd.target")
+UNITS = ("ttvd-daemon.service", "ttvd-daemon@.service", "ttvd-api.service", "ttvd.target")
+TEMPLATE = "ttvd-daemon@.service"  # made from ttvd-daemon.service by template_unit(); make docs writes it
+TEMPLATE_HEADER = """\
+# ttvd daemon, as a template for several daemons on one big server: each instance is one more process
+# claiming jobs from the same home (claims are renames, so no two run the same job). Generated from
+# ttvd-daemon.service by `make docs`; edit that file, not this one.
+#
+#   systemctl enable --now ttvd-daemon@1 ttvd-daemon@2    two more daemons, now and at boot
+#   journalctl -u 'ttvd-daemon@*' -f                     their logs (identifier ttvd-daemon-<n>)
+#
+# One daemon can also run several jobs at once itself: TTVD_WORKERS in the settings file.
+
+"""
 ENV_EXAMPLE = "ttvd.env.example"
 SHIPPED_EXEC = "/opt/ttvd/venv/bin/ttvd"
 SHIPPED_ENV_FILE = "/etc/ttvd/ttvd.env"
@@ -40,6 +52,17 @@ def render_unit(text: str, exe: str, env_file: str) -> str:
     """The shipped unit text, pointed at ``exe`` and ``env_file``."""
     return text.replace(SHIPPED_EXEC, exe).replace(f"EnvironmentFile={SHIPPED_ENV_FILE}",
                                                     f"EnvironmentFile={env_file}")
+
+
+def template_unit(text: str) -> str:
+    """The template unit ``ttvd-daemon@.service`` made from the text of ``ttvd-daemon.service``."""
+    body = text[text.index("[Unit]"):]
+    for old, new in (("Description=ttvd text-to-video daemon ", "Description=ttvd text-to-video daemon %i "),
+                     ("SyslogIdentifier=ttvd-daemon\n", "SyslogIdentifier=ttvd-daemon-%i\n")):
+        if old not in body:
+            raise ValueError(f"ttvd-daemon.service no longer has {old.strip()!r}")
+        body = body.replace(old, new)
+    return TEMPLATE_HEADER + body
 
 
 @dataclass
@@ -90,3 +113,9 @@ def _write(path: Path, text: str, mode: int) -> None:
     os.chmod(tmp, mode)
     os.replace(tmp, path)
 
+
+
+if __name__ == "__main__":  # python -m ttvd.install --update-template systemd/  (make docs)
+    if sys.argv[1:2] == ["--update-template"]:
+        folder = Path(sys.argv[2])
+        (folder / TEMPLATE).write_text(template_unit((folder / "ttvd-daemon.service").read_text()))
