@@ -1,5 +1,7 @@
 """The daemon in-process, stepped: real pipeline, tiny output, real files."""
 import itertools
+import threading
+import time
 import wave
 
 import numpy as np
@@ -112,3 +114,38 @@ def test_watch_folder_files_become_jobs(settings, spool):
     [state] = list(spool.states())
     assert state.source == "watch" and state.status is JobStatus.COMPLETED
     assert spool.home.job(state.job_id).video.exists()
+
+
+def test_workers_run_jobs_at_the_same_time(settings, spool):
+    """Two workers hold two jobs at once: each job waits for the other to be running too."""
+    both_running = threading.Barrier(2, timeout=20)
+    seen = []
+
+    def runner(job):
+        seen.append(threading.current_thread().name)
+        both_running.wait()  # breaks (BrokenBarrierError, the job fails) unless both run at once
+        job.output.write_bytes(b"video")
+        return job.output
+
+    ids = [spool.submit(f"Tale {n}.", "api").job_id for n in range(2)]
+    daemon = Daemon(settings.replace(workers=2), spool, runner=runner)
+    assert daemon.run(burst=True) == 0
+    assert [spool.read_state(job_id).status for job_id in ids] == [JobStatus.COMPLETED] * 2
+    assert sorted(seen) == ["ttvd-worker-1", "ttvd-worker-2"] and daemon.jobs_run == 2
+
+
+def test_one_worker_runs_one_job_at_a_time(settings, spool):
+    running, most = [], []
+
+    def runner(job):
+        running.append(job.job_id)
+        most.append(len(running))
+        time.sleep(0.2)
+        running.remove(job.job_id)
+        job.output.write_bytes(b"video")
+        return job.output
+
+    for n in range(3):
+        spool.submit(f"Tale {n}.", "api")
+    assert Daemon(settings, spool, runner=runner).run(burst=True) == 0
+    assert most == [1, 1, 1]

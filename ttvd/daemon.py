@@ -1,8 +1,9 @@
 """The daemon loop: recover, scan the watch folder, claim a job, run one attempt, file its outcome.
 
 ``Daemon.step()`` does one round of work and returns; ``run()`` loops over it, waking on filesystem
-events or the poll interval. Signal handlers only count signals; the loop and a small stop thread
-act on them, so a signal never runs code that takes a lock.
+events or the poll interval. With ``TTVD_WORKERS`` above 1, the loop only keeps house (recovery,
+the watch folder) and that many worker threads each claim and run jobs. Signal handlers only count
+signals; the loop and a small stop thread act on them, so a signal never runs code that takes a lock.
 """
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ class Daemon:
                                  lambda data: decode_text(data, settings.max_text_chars), clock)
         self._next_rescan = 0.0
         self._pause_until = 0.0  # no claims before this clock time (after the disk was full)
-        self._job_cancel: threading.Event | None = None
+        self._running: dict[str, threading.Event] = {}  # job id -> its cancel, for each job running now
+        self._lock = threading.Lock()
         self._signals = 0  # stop signals received; written only by the signal handler
         self.jobs_run = 0
         self.monitor = monitor or Monitor.inert()  # sd_notify and the daemon file; inert when stepped by hand
@@ -54,6 +56,11 @@ class Daemon:
 
     def step(self) -> bool:
         """Scan the watch folder when due, then run at most one queued job. True if a job ran."""
+        self._keep_house()
+        return self._run_next()
+
+    def _keep_house(self) -> None:
+        """Recovery and retention when due, and the watch folder when it has news."""
         now = self.clock()
         if now >= self._next_rescan:
             self._recover()
@@ -63,7 +70,10 @@ class Daemon:
             self.wake.clear()
             self.watch.scan()
         self.monitor.scanned()
-        if self.stopping.is_set() or now < self._pause_until:
+
+    def _run_next(self) -> bool:
+        """Claim the oldest queued job and run it; False when none could be claimed."""
+        if self.stopping.is_set() or self.clock() < self._pause_until:
             return False
         claim = claim_next(self.spool)
         if claim is None:
@@ -80,13 +90,17 @@ class Daemon:
 
     def run_job(self, claim: Claim) -> Outcome:
         """Run one attempt of the claimed job and file its outcome."""
-        cancel = self._job_cancel = threading.Event()
+        job_id = claim.request.job_id
+        cancel = threading.Event()
+        with self._lock:
+            self._running[job_id] = cancel
         if self.cancel.is_set():
             cancel.set()
         try:
             outcome = run_attempt(claim, self.context, cancel)
         finally:
-            self._job_cancel = None
+            with self._lock:
+                del self._running[job_id]
         self._file(claim, outcome)
         return outcome
 
@@ -98,7 +112,8 @@ class Daemon:
             claim.release()
         else:
             claim.finish("done" if outcome is Outcome.COMPLETED else "failed")
-            self.jobs_run += 1
+            with self._lock:
+                self.jobs_run += 1
         if outcome is Outcome.WAITING_FOR_SPACE:
             self._pause_until = self.clock() + self.settings.rescan_seconds
             log.warning("job %s: the disk is full; claiming paused for %.1f s", claim.request.job_id,
@@ -114,18 +129,27 @@ class Daemon:
         self.monitor.start(lambda: watcher is None or watcher.alive())
         done = threading.Event()
         threading.Thread(target=self._act_on_signals, args=(done,), name="ttvd-signals", daemon=True).start()
-        log.info("daemon ready: home %s", self.spool.home.root)
+        workers = [threading.Thread(target=self._work, name=f"ttvd-worker-{n + 1}", daemon=True)
+                   for n in range(self.settings.workers)] if self.settings.workers > 1 else []
+        for worker in workers:
+            worker.start()
+        log.info("daemon ready: home %s, %d worker(s)", self.spool.home.root, self.settings.workers)
         try:
             while not self.stopping.is_set():
                 self.monitor.tick(self.jobs_run)
-                if self.step():
+                if workers:
+                    self._keep_house()
+                elif self.step():
                     continue
-                if burst and not self.watch.pending() and not self.spool.queued_ids():
+                if burst and not self.watch.pending() and not self.spool.queued_ids() and not self._running:
                     break
                 self.wake.wait(min(self.settings.poll_seconds, 0.25 if burst else self.settings.poll_seconds))
                 if watcher is not None and not watcher.keep_alive():
                     return 1
         finally:
+            self.stopping.set()  # workers finish their job (or are cancelled by a second signal) and end
+            for worker in workers:
+                worker.join()
             done.set()
             if watcher is not None:
                 watcher.stop()
@@ -133,6 +157,12 @@ class Daemon:
             self.monitor.stop()
         log.info("daemon stopped after %d job(s)", self.jobs_run)
         return 0
+
+    def _work(self) -> None:
+        """One worker: claim and run jobs until the daemon stops."""
+        while not self.stopping.is_set():
+            if not self._run_next():
+                self.stopping.wait(min(self.settings.poll_seconds, 0.25))
 
     def request_stop(self, grace: float | None = None) -> None:
         """Stop claiming; cancel the running job if it has not finished within ``grace`` seconds."""
@@ -148,14 +178,15 @@ class Daemon:
     def stop_now(self) -> None:
         """Cancel the running job: its encoder is killed and the job goes back to the queue."""
         self.cancel.set()
-        job_cancel = self._job_cancel
-        if job_cancel is not None:
+        with self._lock:
+            running = list(self._running.values())
+        for job_cancel in running:
             job_cancel.set()
 
     def _cut_off(self) -> None:
         """A job that ignored its cancel: exit at once. The kernel drops the claim's lock and kills
         the encoder (it dies with its parent), so the next daemon recovers the job."""
-        if self._job_cancel is not None:
+        if self._running:
             log.error("the running job did not stop within %.0f s of its cancel; exiting", HARD_STOP_SECONDS)
             logging.shutdown()
             os._exit(1)
