@@ -149,7 +149,7 @@ class Wsgi(Client):
 def answers(client: Http) -> bool:
     """True once a server answers ``GET /jobs`` (a cold listing of many jobs may take seconds)."""
     try:
-        return client.request("GET", "/api/v1/jobs", timeout=5)[0] == 200
+        return client.request("GET", "/api/v1/jobs", timeout=5)[0] in (200, 401)  # 401: up, with tokens
     except OSError:
         return False
 

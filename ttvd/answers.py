@@ -103,6 +103,10 @@ def read_json(limit: int) -> dict[str, Any]:
         raise ApiError(400, f"Request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise ApiError(400, "Request body must be a JSON object")
+    try:  # JSON may spell a lone surrogate (\ud800), which no UTF-8 file can hold
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ApiError(400, "Request body holds an unpaired surrogate (\\ud800-\\udfff): not text") from None
     return body
 
 

@@ -15,7 +15,7 @@ CANCELLING = "Cancel requested; the job's daemon stops it within seconds"
 def register(app: bottle.Bottle, settings: Settings, spool: Spool) -> None:
     @route(app, "/api/v1/jobs/<job_id>/cancel", "POST")
     def cancel(job_id: str):
-        state = control.cancel(spool, job_id)
+        state = control.cancel(spool, job_id, settings)
         if state.status is JobStatus.CANCELLED:
             return json_response(200, {"job_id": job_id, "status": state.status.value, "message": state.message})
         return json_response(202, {"job_id": job_id, "status": state.status.value, "message": CANCELLING})
@@ -27,5 +27,5 @@ def register(app: bottle.Bottle, settings: Settings, spool: Spool) -> None:
 
     @route(app, "/api/v1/jobs/<job_id>", "DELETE")
     def delete(job_id: str):
-        control.delete(spool, job_id)
+        control.delete(spool, job_id, settings=settings)
         return json_response(200, {"job_id": job_id, "deleted": True, "message": "Job and its files deleted"})

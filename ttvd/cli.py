@@ -57,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
                                 description="Serve the HTTP API under /api/v1 on a production WSGI server (waitress).")
     serve.add_argument("--host", default=None, help="address to bind (default: $TTVD_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port to bind (default: $TTVD_PORT or 5000)")
+    serve.add_argument("--insecure", action="store_true",
+                       help="allow a non-loopback address without TTVD_API_TOKENS (when something else guards it)")
     serve.set_defaults(func=_serve)
 
     daemon = commands.add_parser("daemon", help="watch the spool and the watch folder and run jobs",
@@ -119,6 +121,12 @@ def _parser() -> argparse.ArgumentParser:
                                              "OpenAI's when OPENAI_API_KEY is set.")
     voices.add_argument("--json", action="store_true", help="print the same JSON as GET /api/v1/voices")
     voices.set_defaults(func=_voices)
+
+    mcp = commands.add_parser("mcp", help="serve the MCP tools on stdin/stdout, for AI agents (the mcp extra)",
+                              description="A Model Context Protocol server on standard input and output: tools to "
+                                          "generate videos and follow them, for AI agents. Needs the extra: "
+                                          "pip install 'ttvd[mcp]'; a daemon makes the videos.")
+    mcp.set_defaults(func=_mcp)
 
     doctor = commands.add_parser("doctor", help="show which backend each stage uses and why, and check each works",
                                  description="For each stage: the backend it will use, why, and whether it answers "
@@ -205,7 +213,7 @@ def _serve(args: argparse.Namespace, settings: config.Settings) -> int:
 
     host, port = args.host or settings.host, args.port or settings.port
     try:
-        serve(settings, _spool(settings), host, port)
+        serve(settings, _spool(settings), host, port, insecure=args.insecure)
     except OSError as exc:
         print(f"ttvd: cannot serve on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
@@ -231,7 +239,7 @@ def _cancel(args: argparse.Namespace, settings: config.Settings) -> int:
     from ttvd import control
 
     spool = _spool(settings)
-    state = control.cancel(spool, args.job_id)
+    state = control.cancel(spool, args.job_id, settings)
     if state.status is JobStatus.CANCELLED:
         print(f"{args.job_id} cancelled")
         return 0
@@ -256,7 +264,7 @@ def _retry(args: argparse.Namespace, settings: config.Settings) -> int:
 def _delete(args: argparse.Namespace, settings: config.Settings) -> int:
     from ttvd import control
 
-    control.delete(_spool(settings), args.job_id)
+    control.delete(_spool(settings), args.job_id, settings=settings)
     print(f"{args.job_id} deleted")
     return 0
 
@@ -381,6 +389,19 @@ def _voices(args: argparse.Namespace, settings: config.Settings) -> int:
     for voice in found:
         print(f"{voice.id:<24} {voice.language:<16} {voice.backend:<7} "
               f"{'offline' if voice.offline else 'online':<8} {voice.name}")
+    return 0
+
+
+def _mcp(args: argparse.Namespace, settings: config.Settings) -> int:
+    try:
+        from ttvd import mcp_server
+    except ImportError as exc:
+        if (exc.name or "").partition(".")[0] == "ttvd":
+            raise
+        print(f"ttvd: the MCP server needs the MCP SDK ({exc.name} cannot be imported); "
+              "install the extra: pip install 'ttvd[mcp]'", file=sys.stderr)
+        return 2
+    mcp_server.serve(settings)
     return 0
 
 

@@ -13,10 +13,10 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable
 
-from ttvd import atomic
+from ttvd import atomic, webhooks
 from ttvd.claim import claim
+from ttvd.config import Settings
 from ttvd.errors import Conflict
 from ttvd.home import UnknownJob
 from ttvd.job import JobState, JobStatus
@@ -45,11 +45,11 @@ def clear_cancel(spool: Spool, job_id: str) -> None:
     spool.home.cancels.joinpath(job_id).unlink(missing_ok=True)
 
 
-def cancel(spool: Spool, job_id: str, on_finished: Callable[[JobState], None] = lambda state: None) -> JobState:
+def cancel(spool: Spool, job_id: str, settings: Settings | None = None) -> JobState:
     """Ask the job to stop for good; its state now (``cancelled`` at once if it was only queued).
 
-    ``Conflict`` for a job that already finished. ``on_finished`` is called with the state when
-    the job is cancelled here (a queued job); a running job's daemon reports its own end.
+    ``Conflict`` for a job that already finished. A job cancelled here (it was only queued) has its
+    webhook event written with ``settings``; a running job's daemon writes its own.
     """
     state = state_of(spool, job_id)
     if state.status.finished:
@@ -74,7 +74,8 @@ def cancel(spool: Spool, job_id: str, on_finished: Callable[[JobState], None] = 
     taken.finish("failed")
     clear_cancel(spool, job_id)
     log.info("job %s: cancelled while queued", job_id)
-    on_finished(current)
+    if settings is not None:
+        webhooks.enqueue(spool, settings, current)
     return current
 
 
@@ -97,12 +98,11 @@ def retry(spool: Spool, job_id: str) -> JobState:
     return state
 
 
-def delete(spool: Spool, job_id: str, wait: float = DELETE_WAIT_SECONDS,
-           on_finished: Callable[[JobState], None] = lambda state: None) -> None:
+def delete(spool: Spool, job_id: str, wait: float = DELETE_WAIT_SECONDS, settings: Settings | None = None) -> None:
     """Cancel the job if it runs, wait for it to end, then remove every file of it."""
     state = state_of(spool, job_id)
     if not state.status.finished:
-        state = cancel(spool, job_id, on_finished)
+        state = cancel(spool, job_id, settings)
     active = spool.home.request("active", job_id)
     deadline = time.monotonic() + wait
     while not state.status.finished or active.exists():  # its daemon files the request just after
@@ -117,6 +117,7 @@ def delete(spool: Spool, job_id: str, wait: float = DELETE_WAIT_SECONDS,
         path.unlink(missing_ok=True)
     shutil.rmtree(paths.work, ignore_errors=True)
     clear_cancel(spool, job_id)
+    webhooks.forget(spool, job_id)
     paths.state.unlink(missing_ok=True)
     log.info("job %s: deleted with its files", job_id)
 

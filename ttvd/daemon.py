@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from ttvd import pipeline, recovery, retention, voices
+from ttvd import courier, pipeline, recovery, retention, voices, webhooks
 from ttvd.attempt import Context, Outcome, run_attempt
 from ttvd.claim import Claim, claim_next
 from ttvd.config import Settings
@@ -111,6 +111,9 @@ class Daemon:
         elif outcome in (Outcome.REQUEUED, Outcome.WAITING_FOR_SPACE):
             claim.release()
         else:
+            # The event is written before the request is filed: a daemon killed in between leaves the
+            # job in active/, recovery files it again, and enqueueing again writes nothing new.
+            webhooks.enqueue_finished(self.spool, self.settings, claim.request.job_id)
             claim.finish("done" if outcome is Outcome.COMPLETED else "failed")
             with self._lock:
                 self.jobs_run += 1
@@ -127,6 +130,7 @@ class Daemon:
         voices.publish(self.settings, self.spool.home.voices)  # before ready: GET /api/v1/voices serves it
         watcher = None if burst else Watcher(self.watch, self.spool, self.wake)
         self.monitor.start(lambda: watcher is None or watcher.alive())
+        delivery = courier.Courier(self.spool, self.settings).start()  # delivers webhook events meanwhile
         done = threading.Event()
         threading.Thread(target=self._act_on_signals, args=(done,), name="ttvd-signals", daemon=True).start()
         workers = [threading.Thread(target=self._work, name=f"ttvd-worker-{n + 1}", daemon=True)
@@ -151,6 +155,7 @@ class Daemon:
             for worker in workers:
                 worker.join()
             done.set()
+            delivery.stop()
             if watcher is not None:
                 watcher.stop()
             self.monitor.jobs_run = self.jobs_run

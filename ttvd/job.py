@@ -187,7 +187,7 @@ class JobState:
         return view
 
     def full_view(self) -> dict[str, Any]:
-        """The body of ``GET /status/<id>?view=full``: the seed's fields and what a client can act on
+        """The body of ``GET /status/<id>``: the seed's fields and what a client can act on
         (stage, error, options, stock footage credits); the API adds the job's links."""
         return {"job_id": self.job_id, **self.jobs_view(), "stage": self.stage, "error": self.error,
                 "updated_at": self.updated_at, "options": dict(self.options),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from ttvd.errors import ConfigError
 
@@ -41,6 +42,7 @@ MUSIC_MOODS = ("calm", "bright", "tense", "dreamy")
 TRANSITIONS = ("none", "fade", "slide", "zoom")
 MUSIC_VOLUME = (0, 100)   # the bed's level in percent of full scale before ducking
 MAX_TITLE_CHARS = 200
+MAX_URL_CHARS = 2000
 RENDER_OPTIONS = ("engine", "aspect", "height", "fps", "preset", "crf", "encoder")
 LOOK_OPTIONS = ("captions", "caption_position", "music", "music_volume", "transition", "title", "voice",
                 "language")
@@ -62,7 +64,12 @@ def integer(bounds: tuple[int, int], even: bool = False) -> Callable[[Any], int]
     low, high = bounds
 
     def check(value: Any) -> int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # JSON's 720.0 is the integer 720 (JSON Schema says so too)
         if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise ValueError("must be an integer")
+        digits = value.strip().lstrip("+-") if isinstance(value, str) else "0"
+        if not (digits.isascii() and digits.isdigit()):  # int() would also read "٣٢٠"
             raise ValueError("must be an integer")
         try:
             number = int(value)
@@ -90,6 +97,27 @@ def title(value: Any) -> str:
     return value.strip()
 
 
+def url(value: Any) -> str:
+    """An http(s) URL with a host, in printable ASCII without blanks or credentials, at most MAX_URL_CHARS.
+
+    Only its form is checked here; where it may lead (no private addresses) is decided at delivery.
+    """
+    if not isinstance(value, str) or len(value) > MAX_URL_CHARS or not value.isascii() or not value.isprintable() \
+            or " " in value:
+        raise ValueError(f"must be an http or https URL of at most {MAX_URL_CHARS} printable ASCII characters, "
+                         "without blanks")
+    parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 (parsing it is the check)
+    except ValueError:
+        raise ValueError("must have a port from 0 to 65535") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http or https URL with a host")
+    if "@" in parts.netloc:
+        raise ValueError("must not carry credentials (user:password@)")
+    return value
+
+
 def backend(stage: str) -> Callable[[Any], str]:
     """A check for the backend name of ``stage``, ``auto`` included."""
     return choice((*BACKENDS[stage], AUTO))
@@ -112,6 +140,7 @@ CHECKS: dict[str, Callable[[Any], Any]] = {
     "title": title,
     "voice": pattern(_NAME, "a voice id (see `ttvd voices`) or auto", (AUTO,)),
     "language": pattern(_LANGUAGE, "a language code such as en, fr or pt-br, or auto", (AUTO,)),
+    "callback_url": url,  # where this job's events are POSTed (ttvd.webhooks)
 }
 OPTION_NAMES = (*CHECKS, "captions")
 

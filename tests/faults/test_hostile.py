@@ -12,7 +12,7 @@ from ttvd.spool import Spool
 
 from helpers import Proc, free_port, process_env, serving, wait_for
 
-LIMITS = {"TTVD_MAX_BODY_BYTES": "4096", "TTVD_MAX_TEXT_CHARS": "200"}
+LIMITS = {"TTVD_MAX_BODY_BYTES": "4096", "TTVD_MAX_TEXT_CHARS": "200", "TTVD_RATE_LIMIT": "0"}
 
 
 @pytest.fixture(scope="module")
@@ -49,11 +49,11 @@ def raw(port: int, data: bytes, timeout: float = 5.0) -> tuple[int, dict]:
 
 
 def get(port: int, path: bytes) -> tuple[int, dict]:
-    return raw(port, b"GET " + path + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    return raw(port, b"GET " + path + b" HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
 
 
 def post(port: int, body: bytes, headers: bytes = b"") -> tuple[int, dict]:
-    head = (b"POST /api/v1/generate HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+    head = (b"POST /api/v1/generate HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
             b"Content-Type: application/json\r\n" + headers)
     if b"Content-Length" not in headers and b"chunked" not in headers:
         head += b"Content-Length: %d\r\n" % len(body)
@@ -127,9 +127,9 @@ def test_hostile_queries(api, path, expected):
 
 def test_malformed_requests_are_answered_in_json(api):
     assert raw(api.port, b"GARBAGE\r\n\r\n")[0] == 400
-    status, _ = raw(api.port, b"GET /api/v1/jobs HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 300000 + b"\r\n\r\n")
+    status, _ = raw(api.port, b"GET /api/v1/jobs HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"a" * 300000 + b"\r\n\r\n")
     assert 400 <= status < 500
-    status, answer = raw(api.port, b"DELETE /api/v1/jobs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    status, answer = raw(api.port, b"DELETE /api/v1/jobs HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
     assert status == 405 and set(answer) == {"error"}
 
 

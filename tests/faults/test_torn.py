@@ -4,7 +4,10 @@ import subprocess
 import sys
 import time
 
+from ttvd.api import create_app
 from ttvd.job import JobState, new_id
+
+from helpers import Wsgi
 
 WRITER = """
 import sys, time
@@ -22,7 +25,8 @@ print(count)
 """
 
 
-def test_a_reader_hammering_a_state_file_never_sees_it_torn(spool, client):
+def test_a_reader_hammering_a_state_file_never_sees_it_torn(spool, settings):
+    client = Wsgi(create_app(settings.replace(rate_limit=0), spool))  # it reads as fast as it can
     job_id = new_id()
     spool.write_state(JobState(job_id))
     # Three writers replace the same file at once (each write is fsynced, so one alone is bounded
@@ -42,7 +46,7 @@ def test_a_reader_hammering_a_state_file_never_sees_it_torn(spool, client):
             except (ValueError, KeyError):
                 torn += 1
         status, body = client.json("GET", f"/api/v1/status/{job_id}")  # and through the API
-        assert status == 200 and set(body) == {"status", "progress", "message", "created_at", "logs"}
+        assert status == 200 and set(body) >= {"status", "progress", "message", "created_at", "logs"}
         http_reads += 1
     rewrites = sum(int(writer.communicate(timeout=30)[0]) for writer in writers)
     print(f"\n{rewrites} rewrites in 4 s ({rewrites / 4:.0f}/s); {reads} direct reads and "
