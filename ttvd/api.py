@@ -14,7 +14,7 @@ import waitress
 from waitress.channel import HTTPChannel
 from waitress.task import ErrorTask
 
-from ttvd import answers, api_jobs, api_reads, guard, openapi, options
+from ttvd import answers, api_jobs, api_reads, api_web, guard, openapi, options
 from ttvd.answers import NO_TEXT, ApiError, json_response, read_json
 from ttvd.config import Settings
 from ttvd.home import NOT_FOUND
@@ -51,6 +51,7 @@ def create_app(settings: Settings, spool: Spool, host: str | None = None) -> gua
     api_reads.register(app, settings, spool)
     api_jobs.register(app, settings, spool)
     openapi.register(app, settings, spool)
+    api_web.register(app, settings, spool)
     for code in (400, 404, 405, 413, 500):
         app.error(code)(_error_page)
     return guard.Guard(app, settings, spool, host)
