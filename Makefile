@@ -26,8 +26,9 @@ check: setup  # linters and the type checker; clean before every commit
 	$(BIN)/ruff check ttvd tests bench
 	$(BIN)/mypy
 
-docs: setup  # regenerate the settings table of docs/settings.md and the template unit
+docs: setup  # regenerate the settings table of docs/settings.md, the env file example's listing and the template unit
 	$(BIN)/python -m ttvd.config --update docs/settings.md
+	$(BIN)/python -m ttvd.config --update-env systemd/ttvd.env.example
 	$(BIN)/python -m ttvd.install --update-template systemd
 
 bench: setup  # by hand, not in CI: 30/60/180 s at 1080x1920, each engine against the encode floor

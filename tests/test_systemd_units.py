@@ -262,3 +262,10 @@ def test_the_template_unit_is_the_daemon_unit_with_an_instance():
         "run `make docs` after changing ttvd-daemon.service"
     assert "SyslogIdentifier=ttvd-daemon-%i" in shipped and "Description=ttvd text-to-video daemon %i" in shipped
     assert dict(directives(UNITS_DIR / install.TEMPLATE, "Install")) == {"WantedBy": "ttvd.target"}
+
+
+def test_env_example_lists_every_setting():
+    text = (UNITS_DIR / "ttvd.env.example").read_text()
+    assert text[text.index(config.ENV_START):].split("\n", 1)[1].startswith(config.env_listing()), \
+        "run `make docs` after changing a setting"
+    assert set(re.findall(r"^#?([A-Z][A-Z0-9_]+)=", text, re.M)) == {s.name for s in config.SETTINGS}

@@ -323,11 +323,37 @@ def update_page(path: Path) -> None:
 
 TABLE_START = "<!-- settings table"
 TABLE_END = "<!-- end of settings table"
+ENV_START = "# --- every setting"
+ENV_END = "# --- end of every setting"
 
-if __name__ == "__main__":  # python -m ttvd.config [--update docs/settings.md]
+
+def env_listing() -> str:
+    """Every setting as a commented ``#NAME=default`` line under its help, for the env file example."""
+    lines = []
+    for setting in SETTINGS:
+        words, line = setting.help.replace("`", "").split(), "#"
+        for word in words:  # wrapped at 100 columns
+            if len(line) + len(word) + 1 > 100:
+                lines.append(line)
+                line = "#"
+            line += " " + word
+        lines += [line, f"#{setting.name}={'' if setting.secret else setting.default}"]
+    return "\n".join(lines) + "\n"
+
+
+def update_env_example(path: Path) -> None:
+    """Put the current listing between the marker lines of the env file example at ``path``."""
+    text = path.read_text(encoding="utf-8")
+    start = text.index("\n", text.index(ENV_START)) + 1
+    end = text.index(ENV_END)
+    path.write_text(text[:start] + env_listing() + text[end:], encoding="utf-8")
+
+if __name__ == "__main__":  # python -m ttvd.config [--update docs/settings.md | --update-env FILE]
     import sys
 
     if sys.argv[1:2] == ["--update"]:
         update_page(Path(sys.argv[2]))
+    elif sys.argv[1:2] == ["--update-env"]:
+        update_env_example(Path(sys.argv[2]))
     else:
         print(markdown_table(), end="")
