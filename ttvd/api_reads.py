@@ -227,7 +227,7 @@ def health_view(home: Home) -> tuple[int, dict[str, Any]]:
     path or host: it is the one endpoint that may be open to anyone.
     """
     beats = daemons.read_all(home)
-    alive = sum(1 for beat in beats if beat["state"] == "ok")
+    alive = len(daemons.alive(beats))
     free = shutil.disk_usage(home.root).free
     body = {"daemons": {"alive": alive, "known": len(beats)},
             "queued": _count(home.queue("incoming")), "processing": _count(home.queue("active")),

@@ -2,18 +2,23 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
+import shlex
 import shutil
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 from ttvd import __version__, config, daemons, install, options
 from ttvd.errors import ConfigError, InputError, TtvdError
+from ttvd.home import Home
 from ttvd.job import STAGE_BY_NAME, JobStatus, new_id
+from ttvd.progress import Progress
 from ttvd.spool import Spool
 from ttvd.text import decode_text
 
@@ -22,41 +27,81 @@ log = logging.getLogger("ttvd")
 # Each command imports its heavy parts (the API server, the daemon, the pipeline with numpy and the
 # render engines) inside its own function, so `ttvd status` or `ttvd jobs` answer at once.
 
+NO_DAEMON_REPEAT_SECONDS = 10.0  # how often a waiting command repeats that no daemon serves the home
+SIGPIPE_STATUS = 128 + 13  # what a shell reports for a process killed by SIGPIPE, as `cat | head` gives
+# What to do about an OS error, by errno; the one line a user reads instead of a traceback.
+OS_ADVICE = {
+    errno.EACCES: "check its owner and permissions, or choose another home with --home DIR",
+    errno.EPERM: "check its owner and permissions, or choose another home with --home DIR",
+    errno.EROFS: "the filesystem is read-only; choose a home on a writable one with --home DIR",
+    errno.ENOTDIR: "a part of this path is a file, not a folder; choose another path",
+    errno.EISDIR: "this is a folder; give the path of a file",
+    errno.ENOENT: "check that the path exists",
+    errno.ENOSPC: "the disk is full; free some space",
+}
+
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; every failure is one line on standard error (the traceback too with --debug).
+
+    Exit status: 0 done, 1 failed, 2 usage (a bad argument, setting, option or input), 130 on Ctrl-C,
+    141 when the reader of standard output went away (``ttvd jobs | head``, as ``cat`` would), and
+    ``ttvd wait``'s 124 on --timeout.
+    """
     args = _parser().parse_args(argv)
     try:
         overrides = {"TTVD_HOME": str(Path(args.home).resolve())} if args.home else {}
         settings = config.load(None, **overrides)
-    except ConfigError as exc:
-        print(f"ttvd: {exc}", file=sys.stderr)
-        return 2
-    _setup_logging(settings.log_level)
+    except (ConfigError, OSError) as exc:
+        return _fail(exc, args.debug)
+    _setup_logging("DEBUG" if args.debug else settings.log_level)
     try:
-        return args.func(args, settings)
-    except (InputError, ConfigError) as exc:
-        print(f"ttvd: {exc}", file=sys.stderr)
-        return 2
-    except TtvdError as exc:
-        print(f"ttvd: {exc}", file=sys.stderr)
-        return 1
+        status: int = args.func(args, settings)
+        sys.stdout.flush()  # here, so a reader that went away is noticed inside this try
+        return status
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return SIGPIPE_STATUS
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # the top of the command: no traceback reaches the user
+        return _fail(exc, args.debug)
+
+
+def _fail(exc: Exception, debug: bool) -> int:
+    """Say what failed in one line; 2 for a usage error, 1 for the rest."""
+    known = isinstance(exc, (TtvdError, OSError))
+    if debug or (not known and _stderr_is_journal()):  # a bug in a service: its operator needs where
+        traceback.print_exception(exc, file=sys.stderr)
+    if isinstance(exc, TtvdError):
+        line = str(exc)
+    elif isinstance(exc, OSError):
+        line = _os_error_line(exc)
+    else:
+        line = f"unexpected error: {type(exc).__name__}: {exc}; run again with --debug to see where, and report it"
+    print(f"ttvd: {line}", file=sys.stderr, flush=True)
+    return 2 if isinstance(exc, (InputError, ConfigError)) else 1
+
+
+def _os_error_line(exc: OSError) -> str:
+    """``<what> (<path>): <what to do>`` for an error the operating system gave."""
+    what = exc.strerror or str(exc) or type(exc).__name__
+    where = f" ({exc.filename})" if exc.filename else ""
+    return f"{what}{where}: {OS_ADVICE.get(exc.errno or 0, 'run again with --debug for details')}"
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ttvd", description="Text-to-video daemon: narrated, captioned MP4s from text, offline by default.")
     parser.add_argument("--version", action="version", version=f"ttvd {__version__}")
-    parser.add_argument("--home", metavar="DIR",
-                        help="home directory with spool/, watch/, work/, output/ "
-                             "(default: $TTVD_HOME or the current directory)")
+    parser.add_argument("--home", metavar="DIR", help=HOME_HELP)
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
 
     serve = commands.add_parser("serve", help="serve the HTTP API (production WSGI server)",
                                 description="Serve the HTTP API under /api/v1 on a production WSGI server (waitress).")
     serve.add_argument("--host", default=None, help="address to bind (default: $TTVD_HOST or 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=None, help="port to bind (default: $TTVD_PORT or 5000)")
+    serve.add_argument("--port", type=_port, default=None, help="port to bind, 1-65535 (default: $TTVD_PORT or 5000)")
     serve.add_argument("--insecure", action="store_true",
                        help="allow a non-loopback address without TTVD_API_TOKENS (when something else guards it)")
     serve.set_defaults(func=_serve)
@@ -128,9 +173,13 @@ def _parser() -> argparse.ArgumentParser:
                                           "pip install 'ttvd[mcp]'; a daemon makes the videos.")
     mcp.set_defaults(func=_mcp)
 
-    doctor = commands.add_parser("doctor", help="show which backend each stage uses and why, and check each works",
-                                 description="For each stage: the backend it will use, why, and whether it answers "
-                                             "(one request to each online service). Exits 1 if a check fails.")
+    doctor = commands.add_parser("doctor", help="check what jobs need: each stage's backend, fonts, ffmpeg, the home, "
+                                                "disk space, a daemon",
+                                 description="For each stage: the backend it will use, why, whether it answers (one "
+                                             "request to each online service) and what a job does if it is down; "
+                                             "then the fonts, ffmpeg and the encoder, the home and the cache, free "
+                                             "disk space and a live daemon. One line each: ok, warn or FAILED, with "
+                                             "what to do. Creates nothing. Exits 1 if a check fails.")
     doctor.set_defaults(func=_doctor)
 
     install = commands.add_parser(
@@ -144,7 +193,23 @@ def _parser() -> argparse.ArgumentParser:
     install.add_argument("--units", metavar="DIR", help="the shipped units (default: found with the installation)")
     install.add_argument("--dry-run", action="store_true", help="show what would be done")
     install.set_defaults(func=_install_systemd)
+    for command in commands.choices.values():  # `ttvd submit FILE --home DIR` works too; it wins over the global
+        command.add_argument("--home", metavar="DIR", default=argparse.SUPPRESS, help=HOME_HELP)
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     return parser
+
+
+HOME_HELP = "home directory with spool/, watch/, work/, output/ (default: $TTVD_HOME or the current directory)"
+DEBUG_HELP = "show the traceback of a failure, and log at DEBUG level"
+
+
+def _port(value: str) -> int:
+    """A --port value, checked as TTVD_PORT is."""
+    try:
+        port: int = config.describe("TTVD_PORT").parse(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port: give a number from 1 to 65535") from None
+    return port
 
 
 def _option_arguments(command: argparse.ArgumentParser) -> None:
@@ -201,44 +266,98 @@ def _read_input(name: str, settings: config.Settings) -> str:
             data = Path(name).read_bytes()
         except OSError as exc:
             raise InputError(f"cannot read {name}: {exc.strerror}") from None
-    return decode_text(data, settings.max_text_chars)
+    return decode_text(data, settings.max_text_chars, None if name == "-" else name)
 
 
-def _spool(settings: config.Settings) -> Spool:
-    return Spool(settings.home).ensure()
+def _spool(settings: config.Settings, create: bool = False) -> Spool:
+    """The home's spool. Only ``create`` (serve, daemon, submit) makes a missing home, and says so; the
+    other commands refuse a folder that is not a home, so a mistyped --home leaves no folders behind."""
+    home = Home(settings.home)
+    if not create:
+        if not home.spool.is_dir():
+            raise ConfigError(_not_a_home(home.root))
+        return Spool(home)
+    fresh = not home.spool.is_dir()
+    try:
+        spool = Spool(home).ensure()
+    except OSError as exc:
+        raise TtvdError(f"cannot create a ttvd home ({home.root}): {_why_not_a_home(home.root, exc)}; "
+                        "pass --home DIR naming a folder you can write") from exc
+    if fresh:
+        print(f"ttvd: created a new ttvd home in {home.root}", file=sys.stderr, flush=True)
+    return spool
+
+
+def _why_not_a_home(root: Path, exc: OSError) -> str:
+    if root.exists() and not root.is_dir():
+        return "it is a file, not a folder"
+    if exc.errno == errno.ENOTDIR:
+        return "a part of its path is a file, not a folder"
+    return f"{exc.strerror or exc} ({exc.filename or root})"
+
+
+def _not_a_home(root: Path) -> str:
+    why = "a file, not a folder" if root.exists() and not root.is_dir() else "no spool/ folder"
+    return f"{root} is not a ttvd home ({why}); pass --home DIR or set TTVD_HOME"
+
+
+def _say_if_no_daemon(home: Home) -> None:
+    """Tell the user, on standard error, when no live daemon serves ``home``: their job would wait forever."""
+    if daemons.alive(daemons.read_all(home)):
+        return
+    print(f"ttvd: no daemon is running on home {home.root}; start one with: "
+          f"ttvd --home {shlex.quote(str(home.root))} daemon (or systemctl start ttvd.target)",
+          file=sys.stderr, flush=True)
 
 
 def _serve(args: argparse.Namespace, settings: config.Settings) -> int:
+    from ttvd import guard
     from ttvd.api import serve
 
     host, port = args.host or settings.host, args.port or settings.port
+    if not args.insecure:
+        guard.check_exposure(host, settings.api_tokens, insecure=False)  # refuse before creating a home
+    spool = _spool(settings, create=True)  # outside the try: a home we cannot write is not the socket's fault
     try:
-        serve(settings, _spool(settings), host, port, insecure=args.insecure)
+        serve(settings, spool, host, port, insecure=args.insecure)
     except OSError as exc:
-        print(f"ttvd: cannot serve on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"ttvd: cannot listen on {host}:{port} ({exc.strerror or exc}): {_listen_advice(exc)}",
+              file=sys.stderr)
         return 1
     return 0
+
+
+def _listen_advice(exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return "another program uses this port; choose another with --port N (or TTVD_PORT)"
+    if exc.errno == errno.EACCES:
+        return "ports below 1024 need root; choose one above 1023 with --port N"
+    return "check --host and --port (or TTVD_HOST and TTVD_PORT)"
 
 
 def _daemon(args: argparse.Namespace, settings: config.Settings) -> int:
     from ttvd.daemon import Daemon
     from ttvd.notify import Monitor
 
-    spool = _spool(settings)
+    spool = _spool(settings, create=True)
     return Daemon(settings, spool, monitor=Monitor.for_daemon(spool.home, settings.stall_seconds)).run(burst=args.burst)
 
 
 def _submit(args: argparse.Namespace, settings: config.Settings) -> int:
-    spool = _spool(settings)
-    state = spool.submit(_read_input(args.file, settings), "cli", _job_options(args.option))
+    text, chosen = _read_input(args.file, settings), _job_options(args.option)  # refused before any folder
+    spool = _spool(settings, create=True)
+    state = spool.submit(text, "cli", chosen)
     print(state.job_id, flush=True)
-    return _follow(spool, state.job_id) if args.wait else 0
+    if args.wait:
+        return _follow(spool, state.job_id)  # says so too while no daemon serves the home
+    _say_if_no_daemon(spool.home)
+    return 0
 
 
 def _cancel(args: argparse.Namespace, settings: config.Settings) -> int:
     from ttvd import control
 
-    spool = _spool(settings)
+    spool = _spool(settings).ensure()  # a home already: complete it, for the cancel request
     state = control.cancel(spool, args.job_id, settings)
     if state.status is JobStatus.CANCELLED:
         print(f"{args.job_id} cancelled")
@@ -255,7 +374,7 @@ def _cancel(args: argparse.Namespace, settings: config.Settings) -> int:
 def _retry(args: argparse.Namespace, settings: config.Settings) -> int:
     from ttvd import control
 
-    spool = _spool(settings)
+    spool = _spool(settings).ensure()
     control.retry(spool, args.job_id)
     print(f"{args.job_id} queued again", flush=True)
     return _follow(spool, args.job_id) if args.wait else 0
@@ -264,7 +383,7 @@ def _retry(args: argparse.Namespace, settings: config.Settings) -> int:
 def _delete(args: argparse.Namespace, settings: config.Settings) -> int:
     from ttvd import control
 
-    control.delete(_spool(settings), args.job_id, settings=settings)
+    control.delete(_spool(settings).ensure(), args.job_id, settings=settings)
     print(f"{args.job_id} deleted")
     return 0
 
@@ -274,32 +393,42 @@ def _wait(args: argparse.Namespace, settings: config.Settings) -> int:
 
 
 def _follow(spool: Spool, job_id: str, interval: float = 0.5, timeout: float | None = None) -> int:
-    """Print progress lines until the job ends; 0 when it completed, 124 when ``timeout`` ran out."""
-    shown = None
+    """Show the job's progress until it ends (``ttvd.progress``); 0 when it completed, 1 when it failed or
+    was cancelled, 124 when ``timeout`` ran out, 130 on Ctrl-C (which stops following, not the job)."""
     deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        state = spool.read_state(job_id)
-        if state is None:
-            raise InputError(f"job {job_id} not found")
-        line = f"{state.progress:3d}% {state.message}"
-        if line != shown:
-            print(line, file=sys.stderr, flush=True)
-            shown = line
-        if state.status is JobStatus.COMPLETED:
-            print(spool.home.root / (state.output_file or ""))
-            return 0
-        if state.status.finished:
-            return 1
-        if deadline is not None and time.monotonic() > deadline:
-            print(f"ttvd: job {job_id} still {state.status.value} after {timeout:g} s", file=sys.stderr)
-            return 124
-        time.sleep(interval)
+    look_for_daemon = 0.0
+    with Progress(sys.stderr, clock=time.time) as bar:
+        try:
+            while True:
+                state = spool.read_state(job_id)
+                if state is None:
+                    raise InputError(f"job {job_id} not found")
+                bar.show(state)
+                if state.status is JobStatus.COMPLETED:
+                    bar.finish()
+                    print(spool.home.root / (state.output_file or ""))
+                    return 0
+                if state.status.finished:
+                    bar.finish(state.message)
+                    return 1
+                if deadline is not None and time.monotonic() > deadline:
+                    bar.finish(f"ttvd: job {job_id} still {state.status.value} after {timeout:g} s")
+                    return 124
+                if time.monotonic() >= look_for_daemon:
+                    with bar.paused():
+                        _say_if_no_daemon(spool.home)
+                    look_for_daemon = time.monotonic() + NO_DAEMON_REPEAT_SECONDS
+                time.sleep(interval)
+        except KeyboardInterrupt:
+            bar.finish(f"stopped following; the job goes on — follow it again with: ttvd wait {job_id}")
+            return 130
 
 
 def _status(args: argparse.Namespace, settings: config.Settings) -> int:
     spool = _spool(settings)
     if args.job_id is None:
-        print(json.dumps(_summary(spool), indent=2))
+        print(json.dumps(_summary(spool), indent=2), flush=True)
+        _say_if_no_daemon(spool.home)
         return 0
     state = spool.read_state(args.job_id)
     if state is None:
@@ -336,7 +465,8 @@ def _jobs(args: argparse.Namespace, settings: config.Settings) -> int:
         return 0
     for state in states:
         created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(state.created_at))
-        print(f"{state.job_id}  {state.status.value:<10} {state.progress:3d}%  {created}  {state.message}")
+        origin = f"  (from {state.origin})" if state.origin else ""  # a watched file's name: find its video
+        print(f"{state.job_id}  {state.status.value:<10} {state.progress:3d}%  {created}  {state.message}{origin}")
     return 0
 
 
@@ -358,24 +488,27 @@ def _install_systemd(args: argparse.Namespace, settings: config.Settings) -> int
 
 
 class _PrintReporter:
-    """Progress of an in-process render, on standard error."""
+    """Progress of an in-process render, on standard error: a bar on a terminal, else a line per stage."""
+
+    def __init__(self, bar: Progress) -> None:
+        self.bar = bar
 
     def stage_started(self, stage: str) -> None:
         info = STAGE_BY_NAME[stage]
-        print(f"{info.progress:3d}% {info.message}", file=sys.stderr, flush=True)
+        self.bar.update(stage, info.progress, info.message)
 
     def stage_finished(self, stage: str) -> None:
         pass
 
     def progress(self, percent: int) -> None:
-        print(f"{percent:3d}% Rendering video...", file=sys.stderr, flush=True)
+        self.bar.update("render", percent, STAGE_BY_NAME["render"].message)
 
     def log(self, line: str) -> None:
         log.debug(line)
 
     def credits(self, entries: list[dict]) -> None:
         for entry in entries:
-            print(f"     footage by {entry['author']}: {entry['page']}", file=sys.stderr, flush=True)
+            self.bar.note(f"     footage by {entry['author']}: {entry['page']}")
 
 
 def _voices(args: argparse.Namespace, settings: config.Settings) -> int:
@@ -401,6 +534,7 @@ def _mcp(args: argparse.Namespace, settings: config.Settings) -> int:
         print(f"ttvd: the MCP server needs the MCP SDK ({exc.name} cannot be imported); "
               "install the extra: pip install 'ttvd[mcp]'", file=sys.stderr)
         return 2
+    _spool(settings, create=True)  # a new home is made here, and said so on stderr (stdout is the protocol)
     mcp_server.serve(settings)
     return 0
 
@@ -410,13 +544,35 @@ def _doctor(args: argparse.Namespace, settings: config.Settings) -> int:
 
     checks = run_checks(settings)
     for check in checks:
-        print(f"{check.stage:<9} {check.backend:<9} {'ok' if check.ok else 'FAILED':<7} "
-              f"{check.reason}; {check.detail}")
+        print(f"{check.stage:<9} {check.backend:<9} {check.verdict:<7} {check.reason}; {check.detail}")
     print("job option defaults (a job's options override them; --option KEY=VALUE on the command line):")
     for name in (*options.LOOK_OPTIONS, *options.RENDER_OPTIONS):
         setting = config.describe(f"TTVD_{name.upper()}")
         print(f"  {name:<17} {getattr(settings, name)!s:<10} from {setting.name}")
-    return 0 if all(check.ok for check in checks) else 1
+    failed = sum(not check.ok for check in checks)
+    warned = sum(check.ok and check.warning for check in checks)
+    print(f"{failed} problem(s) and {warned} warning(s): see the FAILED and warn lines above"
+          if failed or warned else "every check passed")
+    return 1 if failed else 0
+
+
+def _check_output(output: Path) -> None:
+    """Refuse, before any work, a video path that could not be written; a missing folder is made."""
+    if output.is_dir():
+        raise ConfigError(f"-o names a folder ({output}): give a file name, such as {output / 'video.mp4'}")
+    folder = output.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        if exc.errno in (errno.EEXIST, errno.ENOTDIR):  # a file stands where a folder should be
+            why, where = "not a folder", next(path for path in (folder, *folder.parents) if path.exists())
+        else:
+            why, where = exc.strerror or str(exc), Path(exc.filename or folder)
+        where = folder if where.parent == folder else where  # our probe file: name the folder
+        raise ConfigError(f"cannot write the video ({output}): {why} ({where}); "
+                          "choose -o in a folder you can write") from None
 
 
 def _render(args: argparse.Namespace, settings: config.Settings) -> int:
@@ -426,15 +582,16 @@ def _render(args: argparse.Namespace, settings: config.Settings) -> int:
     text = _read_input(args.file, settings)
     chosen = _job_options(args.option, engine=args.engine)
     output = Path(args.output).resolve()
-    output.parent.mkdir(parents=True, exist_ok=True)
+    _check_output(output)
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="ttvd-render-") as tmp:
+    with Progress(sys.stderr, clock=time.monotonic, tick=1.0) as bar, \
+            tempfile.TemporaryDirectory(prefix="ttvd-render-") as tmp:
         work = Path(tmp)
         job = pipeline.Job(new_id(), text, settings, work / "work", work / "audio.wav",
-                           work / "video.mp4", _PrintReporter(), chosen)
+                           work / "video.mp4", _PrintReporter(bar), chosen)
         pipeline.run(job)
         subtitles.move(job.output, output)  # captions as SRT and WebVTT, word timings as JSON
         shutil.move(str(job.output), output)
-    print(f"100% Video generation completed in {time.monotonic() - started:.1f} s", file=sys.stderr)
+        bar.update("done", 100, f"Video generation completed in {time.monotonic() - started:.1f} s")
     print(output)
     return 0

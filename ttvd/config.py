@@ -236,6 +236,11 @@ class Settings:
     footage: str = _setting("TTVD_FOOTAGE", "auto", "Footage: auto (pexels when PEXELS_API_KEY is set, else "
                             "local), local (media folder, then generated backgrounds) or pexels (media folder, "
                             "then Pexels, then generated).", options.CHECKS["footage"])
+    fallback: str = _setting("TTVD_FALLBACK", "auto", "When an online backend stays unavailable after the "
+                             "retries: `auto` falls back to the stage's offline backend if the online one was "
+                             "chosen by `auto` (a key is set), and fails the job if a setting or the job's "
+                             "options named it; `offline` always falls back; `never` always fails the job.",
+                             options.choice(("auto", "offline", "never")))
     media_dir: Path | None = _setting("TTVD_MEDIA_DIR", "", "Folder of your own video clips and still images, "
                                       "matched to passages by file name and tags.", _optional_path)
     cache_dir: Path | None = _setting("TTVD_CACHE_DIR", "", "Shared download cache (default: cache/ under "

@@ -66,6 +66,11 @@ def read_all(home: Home, now: float | None = None) -> list[dict[str, Any]]:
     return sorted(found, key=lambda b: b["seconds_since_heartbeat"])
 
 
+def alive(beats: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The daemons of ``beats`` (from ``read_all``) that serve the home: a fresh heartbeat, a live process."""
+    return [beat for beat in beats if beat["state"] == "ok"]
+
+
 def _judge(beat: dict[str, Any], age: float) -> str:
     """``ok``, ``stale`` (no heartbeat for a while: hung, or on a host we cannot see) or ``gone``."""
     if beat.get("host") == socket.gethostname() and isinstance(beat.get("pid"), int):

@@ -1,10 +1,11 @@
-"""The watch folder: every ``*.txt`` dropped into ``watch/`` becomes one job.
+"""The watch folder: every ``*.txt`` (any case: ``STORY.TXT`` too) dropped into ``watch/`` becomes one job.
 
 A file is taken once it has stopped changing (same size and mtime for the settle time) and no
 writer still has it open (inotify's close-after-write tells us); files present at start-up or moved
 in are found by the same scan. A taken file is moved to ``watch/processed/<id>.txt``; one that
-cannot be a job (empty, binary, too large) to ``watch/failed/<id>.txt`` with a failed job saying
-why. The original is never deleted.
+cannot be a job (empty, binary, too large, no text encoding fits) to ``watch/failed/<id>.txt`` with
+a failed job saying why. The original is never deleted. The job's ``origin`` keeps the file's name
+(``ttvd jobs`` shows it), and its logs say which encoding the file was read in when it was not UTF-8.
 """
 from __future__ import annotations
 
@@ -20,8 +21,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ttvd import faults
+from ttvd.claim import claim
 from ttvd.errors import InputError, NoSpaceError
 from ttvd.spool import Spool
+from ttvd.text import DecodedText, NotText
 
 if TYPE_CHECKING:
     from watchdog.observers.api import BaseObserver
@@ -93,7 +96,7 @@ class WatchFolder:
         except FileNotFoundError:
             self.folder.mkdir(parents=True, exist_ok=True)
             return []
-        return [e for e in entries if e.name.endswith(".txt") and not e.name.startswith(".")]
+        return [e for e in entries if wanted(e.name)]
 
     def _consider(self, entry: os.DirEntry, now: float) -> str | None:
         try:
@@ -130,19 +133,38 @@ class WatchFolder:
         except OSError as exc:  # swapped for a symlink, a FIFO or a directory since it was looked at
             log.warning("watch folder: skipping %r: %s", _display(name), exc.strerror or exc)
             return None
+        shown = _display(name)
         try:
             try:
                 text = self.validate(data)
             except InputError as exc:
-                state = self.spool.reject(f"{_display(name)}: {exc}", "watch", origin=_display(name))
+                state = self.spool.reject(_refusal(shown, exc), "watch", origin=shown)
                 self._move(path, "failed", state.job_id)
                 return state.job_id
-            state = self.spool.submit(text, "watch", origin=_display(name))
+            state = self.spool.submit(text, "watch", origin=shown)
         except NoSpaceError as exc:
-            log.warning("watch folder: %r stays until there is space: %s", _display(name), exc)
+            log.warning("watch folder: %r stays until there is space: %s", shown, exc)
             return None
-        self._move(path, "processed", state.job_id)
+        self._move(path, "processed", state.job_id)  # first: whatever follows, the file is not taken twice
+        if isinstance(text, DecodedText) and text.encoding != "utf-8":
+            log.info("job %s: read %s as %s", state.job_id, shown, text.encoding)
+            self._note(state.job_id, f"read {shown} as {text.encoding}")
         return state.job_id
+
+    def _note(self, job_id: str, line: str) -> None:
+        """Add ``line`` to a just-queued job's logs, holding its claim so that no daemon writes the state meanwhile."""
+        taken = claim(self.spool, job_id)
+        if taken is None:
+            return  # a daemon runs it already; the line is in this daemon's log only
+        try:
+            state = self.spool.read_state(job_id)
+            if state is not None:
+                state.log(line)
+                self.spool.write_state(state)
+        except (NoSpaceError, OSError) as exc:  # the job stands without the line
+            log.warning("job %s: could not add %r to its logs: %s", job_id, line, exc)
+        finally:
+            taken.release()
 
     def _move(self, path: Path, sub: str, job_id: str) -> None:
         target = self.folder / sub / f"{job_id}.txt"
@@ -152,6 +174,16 @@ class WatchFolder:
             log.warning("job %s: watched file %r vanished before it could be kept", job_id, path.name)
             return
         log.info("job %s: watched file %r kept as watch/%s/%s", job_id, _display(path.name), sub, target.name)
+
+
+def wanted(name: str) -> bool:
+    """True for a name the watch folder takes: ``*.txt`` in any case, not hidden."""
+    return name.lower().endswith(".txt") and not name.startswith(".")
+
+
+def _refusal(shown: str, exc: InputError) -> str:
+    """Why the file named ``shown`` is no job, naming it (in the conversion hint too)."""
+    return str(exc.named(shown)) if isinstance(exc, NotText) else f"{shown}: {exc}"
 
 
 def _read_regular(path: Path, limit: int = 64 * 1024 * 1024) -> bytes:
@@ -214,7 +246,7 @@ def start_observer(watch: WatchFolder, spool: Spool, wake: threading.Event) -> B
             kind = event.event_type
             path = os.fsdecode(event.dest_path if kind == "moved" else event.src_path)
             name = os.path.basename(path)
-            if os.path.dirname(path) == str(watch.folder) and name.endswith(".txt"):
+            if os.path.dirname(path) == str(watch.folder) and wanted(name):
                 if kind == "modified":  # a write; "created" alone may be a file moved in
                     watch.note_event(name, writing=True)
                 elif kind == "closed":

@@ -3,6 +3,7 @@
 Each stage has an offline default and, where a key is set, an online backend. A setting
 (``TTVD_SPEECH`` and friends) or a job's option of the same name can force either. The names a
 job may use are checked in ``ttvd.options``; this module decides and imports backends by name.
+When an online service stays unavailable, ``falls_back`` says whether the stage goes on offline.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ttvd.config import Settings
+from ttvd.errors import ServiceUnavailable
 from ttvd.options import AUTO
 
 
@@ -53,6 +55,7 @@ class Choice:
     name: str
     reason: str
     default: bool = False  # the offline default, chosen because nothing asked for another
+    forced: bool = False   # named by a job option or a setting, not chosen by ``auto``
 
     @property
     def online(self) -> bool:
@@ -69,10 +72,10 @@ def choose(stage: str, settings: Settings, options: Mapping[str, Any] | None = N
     spec = STAGES[stage]
     forced = (options or {}).get(spec.option, AUTO)
     if forced != AUTO:
-        return Choice(stage, forced, f"the job's options ask for {forced}")
+        return Choice(stage, forced, f"the job's options ask for {forced}", forced=True)
     setting = getattr(settings, spec.option)
     if setting != AUTO:
-        return Choice(stage, setting, f"TTVD_{spec.option.upper()}={setting}")
+        return Choice(stage, setting, f"TTVD_{spec.option.upper()}={setting}", forced=True)
     if stage == "captions":
         if speech == STAGES["speech"].online:
             return Choice(stage, spec.online, "the narration comes from OpenAI, which reports no word times")
@@ -90,6 +93,25 @@ def choices(settings: Settings, options: Mapping[str, Any] | None = None) -> dic
             "captions": choose("captions", settings, options, speech.name),
             "queries": choose("queries", settings, options),
             "footage": choose("footage", settings, options)}
+
+
+def falls_back(choice: Choice, settings: Settings) -> bool:
+    """Whether a job goes on with the stage's offline backend when ``choice``'s service stays unavailable.
+
+    ``TTVD_FALLBACK=auto`` (the default) falls back only from a backend ``auto`` chose: a backend the
+    user named by a setting or a job option fails the job instead of silently becoming another.
+    """
+    if choice.name == STAGES[choice.stage].offline:
+        return False
+    return settings.fallback == "offline" or (settings.fallback == AUTO and not choice.forced)
+
+
+def no_fallback(choice: Choice, settings: Settings, error: ServiceUnavailable) -> ServiceUnavailable:
+    """``error``, saying why the job does not fall back and which setting would let it."""
+    offline = STAGES[choice.stage].offline
+    why = "TTVD_FALLBACK=never" if settings.fallback == "never" else choice.reason
+    return ServiceUnavailable(error.service, f"{error}; not falling back to {offline} because {why} "
+                              "(TTVD_FALLBACK=offline allows it)", error.status)
 
 
 def resolve(stage: str, name: str) -> Callable[..., Any]:

@@ -115,7 +115,9 @@ def _footage(job: Job, plan: Plan, passages: list[Passage]) -> list[Clip]:
     _log_choice(job, choice)
     names = [backends.STAGES["footage"].offline] + ([choice.name] if choice.online else [])
     sources = [backends.resolve("footage", name)(plan.settings, job.job_id) for name in names]
-    clips = plan_footage(passages, sources, job.job_id, job.reporter.log)
+    unavailable = None if not choice.online or backends.falls_back(choice, plan.settings) else (
+        lambda exc: backends.no_fallback(choice, plan.settings, exc))
+    clips = plan_footage(passages, sources, job.job_id, job.reporter.log, unavailable)
     job.reporter.credits(footage_credits(clips))
     return clips
 
@@ -127,7 +129,8 @@ def _log_choice(job: Job, choice: backends.Choice) -> None:
 
 
 def _with_fallback(job: Job, choice: backends.Choice, call: Callable[[str, Callable[..., Any]], T]) -> T:
-    """Run ``choice``'s backend; if its service stays unavailable, the stage's offline one, with a log line."""
+    """Run ``choice``'s backend; if its service stays unavailable, the stage's offline one, with a log line
+    (unless ``backends.falls_back`` says the job must fail: the user named the backend that is down)."""
     _log_choice(job, choice)
     try:
         return call(choice.name, backends.resolve(choice.stage, choice.name))
@@ -135,6 +138,8 @@ def _with_fallback(job: Job, choice: backends.Choice, call: Callable[[str, Calla
         offline = backends.STAGES[choice.stage].offline
         if choice.name == offline:
             raise
+        if not backends.falls_back(choice, job.settings):
+            raise backends.no_fallback(choice, job.settings, exc) from exc
         log.warning("job %s: %s; %s falls back to %s", job.job_id, exc, choice.stage, offline)
         job.reporter.log(f"{exc}; using {offline} instead")
         return call(offline, backends.resolve(choice.stage, offline))

@@ -91,10 +91,12 @@ class Source(Protocol):
 
 
 def plan_footage(passages: list[Passage], sources: list[Source], job_id: str,
-                 note: Callable[[str], None] = lambda line: None) -> list[Clip]:
+                 note: Callable[[str], None] = lambda line: None,
+                 unavailable: Callable[[ServiceUnavailable], ServiceUnavailable] | None = None) -> list[Clip]:
     """Clips tiling every passage with no gap: each source in turn, then a generated background.
 
-    A source whose service stays unavailable is dropped for the rest of the job, with a ``note``.
+    A source whose service stays unavailable is dropped for the rest of the job, with a ``note``; when
+    ``unavailable`` is given, the error it makes of that is raised instead (the job must not fall back).
     """
     sources = list(sources)
     clips: list[Clip] = []
@@ -105,6 +107,8 @@ def plan_footage(passages: list[Passage], sources: list[Source], job_id: str,
                 try:
                     clip = source.clip_for(passage, at, passage.end)
                 except ServiceUnavailable as exc:
+                    if unavailable is not None:
+                        raise unavailable(exc) from exc
                     log.warning("job %s: %s", job_id, exc)
                     note(f"{exc}; the remaining footage comes from other sources")
                     sources.remove(source)
