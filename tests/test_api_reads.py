@@ -14,7 +14,7 @@ from wsgiref.headers import Headers
 
 import pytest
 
-from ttvd import api_reads, download
+from ttvd import api_reads, daemons, download
 from ttvd.daemons import DaemonFile
 from ttvd.home import Home
 from ttvd.job import JobState, JobStatus, new_id
@@ -342,8 +342,9 @@ def test_if_range_sends_the_range_only_for_the_same_file(client, spool, if_range
 def write_beat(home, name: str, host: str, pid: int, age: float) -> None:
     folder = Home(home).daemons
     folder.mkdir(parents=True, exist_ok=True)
+    here = daemons._here() if host == socket.gethostname() else {}  # same boot and namespace: pid asked
     (folder / f"{name}.json").write_text(json.dumps({
-        "host": host, "pid": pid, "started_at": time.time() - 1000, "heartbeat_at": time.time() - age,
+        "host": host, "pid": pid, **here, "started_at": time.time() - 1000, "heartbeat_at": time.time() - age,
         "status": "Waiting for jobs", "job_id": None, "jobs_run": 0}))
 
 

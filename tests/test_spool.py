@@ -47,12 +47,28 @@ def test_recover_requeues_only_claims_whose_owner_is_gone(spool):
     live = spool.submit("live", "api").job_id
     dead = spool.submit("dead", "api").job_id
     held = claim(spool, live)
-    # a crashed owner:
-    (spool.home.queue("incoming") / f"{dead}.json").rename(spool.home.queue("active") / f"{dead}.json")
+    claim(spool, dead).abandon()  # a crashed owner: its lock is gone, its claim and owner record stay
     assert recover(spool) == [dead]
     assert spool.queued_ids() == [dead] and spool.active_ids() == [live]
+    assert sorted(p.name for p in spool.home.queue("active").iterdir()) == [f"{live}.json", f"{live}.owner"]
     held.release()
     assert sorted(spool.queued_ids()) == sorted([live, dead])
+    assert list(spool.home.queue("active").iterdir()) == []
+
+
+def test_a_claim_made_where_its_lock_is_not_seen_is_judged_by_its_lease(spool):
+    """Another host, or another mount of a network filesystem: its lock is free from here, alive or not."""
+    job_id = spool.submit("elsewhere", "api").job_id
+    taken = claim(spool, job_id)
+    taken.abandon()
+    mark = spool.home.queue("active") / f"{job_id}.owner"
+    mark.write_text("otherhost/0000 64768")
+    assert recover(spool, lease=3600) == [] and spool.active_ids() == [job_id]
+    mark.unlink()  # a claim whose owner record was never written: the same
+    assert recover(spool, lease=3600) == [] and spool.active_ids() == [job_id]
+    past = os.stat(taken.path).st_mtime - 7200  # the lease ran out: its host is gone
+    os.utime(taken.path, (past, past))
+    assert recover(spool, lease=3600) == [job_id] and spool.queued_ids() == [job_id]
 
 
 def test_state_files_are_replaced_whole(spool):

@@ -16,7 +16,7 @@ import bottle
 from ttvd.errors import ConfigError, Conflict, InputError, NoSpaceError, NoText, TextTooLong, TtvdError
 from ttvd.home import NOT_FOUND, UnknownJob
 from ttvd.job import JobState
-from ttvd.spool import Spool
+from ttvd.spool import BadState, Spool
 
 log = logging.getLogger(__name__)
 
@@ -118,11 +118,12 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def state_or_404(spool: Spool, job_id: str) -> JobState:
-    """The job's state; 404 for an unknown id, 500 for a state file that cannot be read."""
+    """The job's state; 404 for an unknown id, 500 at once for a state file that cannot be read, whatever
+    it is (a FIFO, a device, a directory, a huge file): a daemon sets it aside and fails the job."""
     try:
         state = spool.read_state(job_id)
-    except (ValueError, TypeError):
-        log.error("job %s: its state file cannot be read", job_id)
+    except BadState as exc:
+        log.error("job %s: %s", job_id, exc)
         raise ApiError(500, "Job state cannot be read") from None
     if state is None:
         raise ApiError(404, NOT_FOUND)

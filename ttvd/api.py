@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import logging
+import resource
 import signal
+import time
 
 import bottle
 import waitress
@@ -77,11 +79,14 @@ def serve(settings: Settings, spool: Spool, host: str, port: int, insecure: bool
     guard.check_exposure(host, settings.api_tokens, insecure)
     spool.ensure()
     # waitress enforces the body limit from Content-Length (or while reading a chunked body) before
-    # the body is read; its own refusals are answered with our JSON error body.
+    # the body is read; its own refusals are answered with our JSON error body. Slow clients cannot
+    # hold every connection: a request must arrive within TTVD_REQUEST_TIMEOUT (the channel below),
+    # an idle kept-alive connection is closed after a minute, and there is room for many connections.
     server = waitress.create_server(create_app(settings, spool, host), host=host, port=port, threads=settings.threads,
                                     max_request_body_size=settings.max_body_bytes, ident="ttvd",
-                                    clear_untrusted_proxy_headers=True)
-    server.channel_class = _json_error_channel()
+                                    clear_untrusted_proxy_headers=True, connection_limit=_connection_limit(),
+                                    channel_timeout=60, cleanup_interval=5)
+    server.channel_class = _json_error_channel(settings.request_timeout)
     signal.signal(signal.SIGTERM, _exit_cleanly)
     log.info("serving the API on http://%s:%d/api/v1 (home %s; %s)", host, port, spool.home.root,
              f"{len(settings.api_tokens)} bearer token(s) accepted" if settings.api_tokens else "no authentication")
@@ -96,8 +101,24 @@ def serve(settings: Settings, spool: Spool, host: str, port: int, insecure: bool
         server.close()
 
 
-def _json_error_channel():
-    """A waitress channel whose error responses (413, 400, 431...) carry ``{"error": "..."}``."""
+def _connection_limit(wanted: int = 1000, spare: int = 200) -> int:
+    """How many connections waitress may hold: ``wanted``, raising the soft limit on open files
+    toward its hard limit to make room (``spare`` files kept for the spool); fewer if it cannot."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted + spare:
+        raised = wanted + spare if hard == resource.RLIM_INFINITY else min(wanted + spare, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+            soft = raised
+        except (ValueError, OSError):
+            pass
+    # waitress keeps accepting until the limit; past the open-file limit accept() would fail in a loop
+    return wanted if soft == resource.RLIM_INFINITY else max(10, min(wanted, soft - spare))
+
+
+def _json_error_channel(request_timeout: float):
+    """A waitress channel whose error responses (413, 400, 431...) carry ``{"error": "..."}`` and
+    that closes its connection when a request takes over ``request_timeout`` seconds to arrive."""
     class JsonErrorTask(ErrorTask):
         def execute(self) -> None:
             error = self.request.error
@@ -110,7 +131,38 @@ def _json_error_channel():
             self.write(body)
 
     class JsonErrorChannel(HTTPChannel):
+        """The clock of a request runs from the connection's opening (its first request) or from its
+        first byte (later requests on a kept-alive connection) until it has arrived whole. waitress
+        only times out silence, so a client trickling a byte every few seconds would hold its
+        connection for ever; enough of them fill the connection limit and nobody else is answered."""
         error_task_class = JsonErrorTask
+
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.arriving_since: float | None = time.monotonic()
+
+        def received(self, data: bytes) -> bool:
+            # called on the server's loop thread only, like readable() below
+            before = self.request
+            if self.arriving_since is None and data:
+                self.arriving_since = time.monotonic()
+            result = super().received(data)
+            if self.request is None:  # every request in ``data`` arrived whole
+                self.arriving_since = None
+            elif self.request is not before:  # one arrived whole and the next one began
+                self.arriving_since = time.monotonic()
+            return result
+
+        def readable(self) -> bool:
+            # asked on every turn of the server loop (at least once a second)
+            if (self.arriving_since is not None and not self.requests
+                    and time.monotonic() - self.arriving_since > request_timeout):
+                log.info("closed a connection from %s: its request did not arrive within %g s "
+                         "(TTVD_REQUEST_TIMEOUT)", self.addr[0] if self.addr else "?", request_timeout)
+                self.arriving_since = None
+                self.will_close = True
+                return False
+            return super().readable()
 
     return JsonErrorChannel
 

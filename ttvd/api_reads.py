@@ -17,13 +17,13 @@ from typing import Any, NamedTuple
 
 import bottle
 
-from ttvd import answers, daemons
+from ttvd import answers, atomic, daemons
 from ttvd.answers import ApiError, json_response, state_or_404
 from ttvd.config import Settings
 from ttvd.download import send_file, servable
 from ttvd.home import DOWNLOADS, Home
 from ttvd.job import JobState, JobStatus, is_valid_id
-from ttvd.spool import Spool
+from ttvd.spool import MAX_VOICES_BYTES, BadState, Spool
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +77,11 @@ def register(app: bottle.Bottle, settings: Settings, spool: Spool) -> None:
     @route("/api/v1/voices")
     def voices():
         try:  # written atomically by the daemon at start (ttvd.voices.publish): always whole
-            catalogue = spool.home.voices.read_bytes()
+            catalogue = atomic.read_regular(spool.home.voices, MAX_VOICES_BYTES)
         except FileNotFoundError:
+            raise ApiError(503, NO_VOICES) from None
+        except OSError as exc:  # a FIFO, a symlink, a huge file: not the daemon's catalogue
+            log.error("spool/voices.json cannot be read: %s", exc.strerror)
             raise ApiError(503, NO_VOICES) from None
         return bottle.HTTPResponse(catalogue, status=200, headers={"Content-Type": "application/json"})
 
@@ -143,7 +146,7 @@ class JobsListing:
 
     def __init__(self, spool: Spool) -> None:
         self.spool = spool
-        self._cache: dict[str, tuple[tuple[int, int, int], Entry]] = {}
+        self._cache: dict[str, tuple[tuple[int, int, int], Entry | None]] = {}  # None: unreadable
         self._lock = threading.Lock()
 
     def body(self, status: str | None = None, limit: int | None = None, order: str = "oldest",
@@ -184,8 +187,9 @@ class JobsListing:
             return cached[1]
         try:
             state = self.spool.read_state(job_id)
-        except (ValueError, TypeError) as exc:
-            log.error("job %s: its state file cannot be read: %s", job_id, exc)
+        except BadState as exc:  # left out, and logged once until it changes; the daemon sets it aside
+            log.error("job %s: %s; left out of the listing", job_id, exc)
+            self._cache[job_id] = (key, None)
             return None
         if state is None:
             return None

@@ -21,7 +21,7 @@ from ttvd.claim import RENEW_SECONDS, Claim
 from ttvd.config import Settings
 from ttvd.errors import Cancelled, NoSpaceError, StageError, TtvdError
 from ttvd.job import STAGE_BY_NAME, JobState, JobStatus
-from ttvd.spool import Spool
+from ttvd.spool import BadState, Spool
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +72,13 @@ def run_attempt(claim: Claim, context: Context, cancel: threading.Event) -> Outc
     """
     request, spool = claim.request, context.spool
     paths = spool.home.job(request.job_id)
-    state = spool.read_state(request.job_id) or JobState.queued(
-        request.job_id, request.source, request.options, request.origin, request.created_at)
+    try:
+        state = spool.read_state(request.job_id) or JobState.queued(
+            request.job_id, request.source, request.options, request.origin, request.created_at)
+    except BadState as exc:  # set it aside and fail the job in a fresh state, saying why
+        spool.set_aside(paths.state, str(exc), what="state file")
+        reporter = StateReporter(spool, Spool.unreadable_state(request, str(exc)), context.on_step, claim)
+        return _cleared(spool, _recorded(reporter, Outcome.FAILED), request.job_id)
     reporter = StateReporter(spool, state, context.on_step, claim)
     if state.status is JobStatus.COMPLETED and paths.video.exists():
         # Its owner recorded the video but died before filing the request: file it, run nothing.

@@ -19,7 +19,7 @@ from ttvd.errors import ConfigError, InputError, TtvdError
 from ttvd.home import Home
 from ttvd.job import STAGE_BY_NAME, JobStatus, new_id
 from ttvd.progress import Progress
-from ttvd.spool import Spool
+from ttvd.spool import BadState, Spool
 from ttvd.text import decode_text
 
 log = logging.getLogger("ttvd")
@@ -430,7 +430,11 @@ def _status(args: argparse.Namespace, settings: config.Settings) -> int:
         print(json.dumps(_summary(spool), indent=2), flush=True)
         _say_if_no_daemon(spool.home)
         return 0
-    state = spool.read_state(args.job_id)
+    try:
+        state = spool.read_state(args.job_id)
+    except BadState as exc:
+        print(f"ttvd: job {args.job_id!r}: {exc}", file=sys.stderr)
+        return 1
     if state is None:
         print(f"ttvd: job {args.job_id!r} not found", file=sys.stderr)
         return 1
@@ -446,7 +450,10 @@ def _summary(spool: Spool) -> dict:
     active = spool.active_ids()
     running = []
     for job_id in active:
-        current = spool.read_state(job_id)
+        try:
+            current = spool.read_state(job_id)
+        except BadState:
+            continue  # spool.states() above logged it
         if current is not None:
             running.append({"job_id": job_id, "progress": current.progress, "message": current.message,
                             "attempts": current.attempts})

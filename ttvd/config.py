@@ -123,6 +123,11 @@ class Settings:
                                    _positive_int)
     max_body_bytes: int = _setting("TTVD_MAX_BODY_BYTES", "1048576",
                                    "Largest HTTP request body accepted, in bytes.", _positive_int)
+    request_timeout: float = _setting("TTVD_REQUEST_TIMEOUT", "10", "Seconds a request may take to arrive "
+                                      "whole, from the connection's opening (or, kept alive, from its first "
+                                      "byte); a slower client is disconnected, so slow clients cannot hold "
+                                      "every connection.",
+                                      _positive_float)
     voice: str = _setting("TTVD_VOICE", "auto", "Narration voice: an id from `ttvd voices`, or `auto` (a voice "
                           "for the text's language).", options.CHECKS["voice"])
     voices_dir: Path | None = _setting("TTVD_VOICES_DIR", "", "Folder of Piper voices (`.onnx` with their "

@@ -12,9 +12,12 @@ Every change of a job's status goes through one of the transitions on ``JobState
 """
 from __future__ import annotations
 
+import json
+import math
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any
@@ -168,9 +171,18 @@ class JobState:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> JobState:
+    def from_dict(cls, data: Any) -> JobState:
+        """The state in ``data`` (a state file's JSON); ValueError or TypeError, naming the field,
+        for anything that is not a well-formed state."""
+        if not isinstance(data, dict):
+            raise TypeError(f"a job state is a JSON object, not {type(data).__name__}")
+        if "job_id" not in data:
+            raise ValueError("a job state needs a job_id")
         known = {f.name for f in fields(cls)}
-        state = cls(**{k: v for k, v in data.items() if k in known})
+        values = {k: v for k, v in data.items() if k in known}
+        for name, value in values.items():
+            _check_field(name, value)
+        state = cls(**values)
         state.status = JobStatus(state.status)
         return state
 
@@ -192,3 +204,40 @@ class JobState:
         return {"job_id": self.job_id, **self.jobs_view(), "stage": self.stage, "error": self.error,
                 "updated_at": self.updated_at, "options": dict(self.options),
                 "credits": [dict(entry) for entry in self.credits]}
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_list_of(kind: type) -> Callable[[object], bool]:
+    return lambda value: isinstance(value, list) and all(isinstance(item, kind) for item in value)
+
+
+def _is(*kinds: type) -> Callable[[object], bool]:
+    return lambda value: isinstance(value, kinds) and not isinstance(value, bool)
+
+
+_FIELD_CHECKS: dict[str, tuple[Callable[[object], bool], str]] = {
+    "job_id": (is_valid_id, "a job id"),
+    "status": (lambda value: value in set(JobStatus), f"one of {', '.join(JobStatus)}"),
+    "progress": (_is(int), "an integer"),
+    "message": (_is(str), "a string"),
+    "created_at": (_is_number, "a number"),
+    "updated_at": (_is_number, "a number"),
+    "logs": (_is_list_of(str), "a list of strings"),
+    "stage": (_is(str, type(None)), "a string or null"),
+    "attempts": (_is(int), "an integer"),
+    "source": (_is(str), "a string"),
+    "origin": (_is(str, type(None)), "a string or null"),
+    "options": (_is(dict), "an object"),
+    "output_file": (_is(str, type(None)), "a string or null"),
+    "error": (_is(str, type(None)), "a string or null"),
+    "credits": (_is_list_of(dict), "a list of objects"),
+}
+
+
+def _check_field(name: str, value: object) -> None:
+    check, kind = _FIELD_CHECKS[name]
+    if not check(value):
+        raise TypeError(f"state field {name!r} must be {kind}, not {json.dumps(value)[:40]}")

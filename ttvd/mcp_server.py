@@ -19,12 +19,12 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import Field, WithJsonSchema
 
-from ttvd import __version__, config, control, daemons, options
+from ttvd import __version__, atomic, config, control, daemons, options
 from ttvd.config import Settings
 from ttvd.errors import TtvdError
 from ttvd.guard import check_caps
 from ttvd.job import JobState, JobStatus
-from ttvd.spool import Spool
+from ttvd.spool import MAX_VOICES_BYTES, BadState, Spool
 from ttvd.text import clean_text
 
 log = logging.getLogger(__name__)
@@ -205,7 +205,10 @@ def _tool_errors() -> Iterator[None]:
 
 
 def _state(spool: Spool, job_id: str) -> JobState:
-    state = spool.read_state(job_id)
+    try:
+        state = spool.read_state(job_id)
+    except BadState as exc:
+        raise ToolError(f"Job {job_id!r}: {exc}; a daemon sets it aside and fails the job") from None
     if state is None:
         raise ToolError(f"No job with id {job_id!r}; list_jobs shows the known jobs")
     return state
@@ -239,8 +242,8 @@ def _voices(settings: Settings, spool: Spool) -> dict[str, Any]:
     """The catalogue the daemon published at start (what jobs can use); without one, built here as
     ``ttvd voices`` does."""
     try:
-        return dict(json.loads(spool.home.voices.read_bytes()))
-    except (FileNotFoundError, ValueError):
+        return dict(json.loads(atomic.read_regular(spool.home.voices, MAX_VOICES_BYTES)))
+    except (OSError, ValueError):
         from ttvd import voices  # loads eSpeak NG: only when no daemon published the catalogue
 
         return voices.listing(voices.catalogue(settings))

@@ -2,6 +2,7 @@
 
 - claims whose owner is gone go back to ``incoming/`` (``ttvd.claim.owner_gone``);
 - complete requests that a dying submitter left in ``tmp/`` are queued;
+- state files that cannot be read go to ``corrupt/``, and their job is failed in a fresh state;
 - unfinished jobs whose request is in no queue are failed, saying so;
 - temporary files a crash left behind are removed once clearly abandoned.
 """
@@ -11,10 +12,11 @@ import logging
 import os
 import time
 
-from ttvd.claim import owner_gone
+from ttvd import atomic
+from ttvd.claim import clean_owner_marks, owner_gone, take_back
 from ttvd.job import is_valid_id
-from ttvd.request import Request
-from ttvd.spool import Spool
+from ttvd.request import MAX_REQUEST_BYTES, Request
+from ttvd.spool import BadState, Spool
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +27,7 @@ SUBMIT_GRACE_SECONDS = 60.0  # a request in tmp/ younger than this may still be 
 
 def recover(spool: Spool, lease: float = LEASE_SECONDS, tmp_max_age: float = TMP_MAX_AGE_SECONDS) -> list[str]:
     """Run every sweep; returns the ids of the claims put back in the queue."""
+    set_aside_bad_states(spool)
     recovered = requeue_abandoned(spool, lease)
     finish_submissions(spool, min(tmp_max_age, SUBMIT_GRACE_SECONDS))
     fail_orphans(spool, lease)
@@ -37,7 +40,8 @@ def requeue_abandoned(spool: Spool, lease: float) -> list[str]:
 
     An owner is gone when its lock is free (the process died) or, where locks do not reach (another
     host), when its lease is older than ``lease`` seconds. A live claim keeps its lock and renews
-    its lease, so it is never taken.
+    its lease, so it is never taken. The queue gets a copy of the request (``take_back``): an owner
+    that is frozen rather than dead still holds the lock on the old file.
     """
     recovered = []
     for path in spool.home.queue("active").glob("*.json"):
@@ -49,28 +53,32 @@ def requeue_abandoned(spool: Spool, lease: float) -> list[str]:
             spool.set_aside(path, exc.strerror or str(exc))
             continue
         try:
-            if owner_gone(fd, lease):
-                os.rename(path, spool.home.queue("incoming") / path.name)
+            if owner_gone(fd, lease, path) and take_back(spool, path, fd):
                 recovered.append(path.stem)
                 log.warning("job %s: its daemon is gone; back in the queue", path.stem)
-        except FileNotFoundError:
-            pass  # it left active/ meanwhile: finished, released or recovered by another daemon
         finally:
             os.close(fd)
+    clean_owner_marks(spool.home.queue("active"), lease)
     return recovered
+
+
+def set_aside_bad_states(spool: Spool) -> None:
+    """Move each state file that cannot be read to ``corrupt/`` and fail its job (``replace_bad_state``)."""
+    for job_id, reason in spool.bad_states():
+        spool.replace_bad_state(job_id, str(reason))
 
 
 def finish_submissions(spool: Spool, min_age: float) -> None:
     """Queue complete requests left in ``tmp/`` by a submitter that died after writing the state."""
     for path in spool.home.queue("tmp").glob("*.json"):
         try:
-            if time.time() - path.stat().st_mtime < min_age or spool.read_state(path.stem) is None:
+            if time.time() - path.lstat().st_mtime < min_age or spool.read_state(path.stem) is None:
                 continue
-            Request.from_json(path.read_bytes(), path.stem)
+            Request.from_json(atomic.read_regular(path, MAX_REQUEST_BYTES), path.stem)
             os.rename(path, spool.home.queue("incoming") / path.name)
             log.warning("job %s: its submitter stopped before queueing it; queued now", path.stem)
-        except (FileNotFoundError, ValueError, TypeError):
-            continue
+        except (OSError, ValueError, TypeError):
+            continue  # gone, or not a request: clean_tmp removes it once it is old
 
 
 def fail_orphans(spool: Spool, lease: float) -> None:
@@ -81,7 +89,11 @@ def fail_orphans(spool: Spool, lease: float) -> None:
     for job_id, _ in spool.state_files():
         if job_id in held or not is_valid_id(job_id):
             continue
-        state = spool.read_state(job_id)
+        try:
+            state = spool.read_state(job_id)
+        except BadState as exc:
+            spool.replace_bad_state(job_id, str(exc))  # it went bad since set_aside_bad_states looked
+            continue
         if state is None or state.status.finished or time.time() - state.updated_at < lease:
             continue
         spool.fail_unqueued(job_id, "the job's request file is missing from the spool")

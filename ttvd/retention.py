@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ttvd import control
 from ttvd.errors import TtvdError
-from ttvd.spool import Spool
+from ttvd.spool import BadState, Spool
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +32,8 @@ def sweep(spool: Spool, retain_days: float, now: float | None = None) -> list[st
             continue
         try:
             state = spool.read_state(job_id)
-        except (ValueError, TypeError):
-            continue  # an unreadable state is left for a person (the API reports it)
+        except BadState:
+            continue  # the recovery sweep sets it aside
         if state is None or not state.status.finished or state.updated_at > cutoff:
             continue
         try:

@@ -1,11 +1,16 @@
 """The watch folder: every ``*.txt`` (any case: ``STORY.TXT`` too) dropped into ``watch/`` becomes one job.
 
 A file is taken once it has stopped changing (same size and mtime for the settle time) and no
-writer still has it open (inotify's close-after-write tells us); files present at start-up or moved
-in are found by the same scan. A taken file is moved to ``watch/processed/<id>.txt``; one that
-cannot be a job (empty, binary, too large, no text encoding fits) to ``watch/failed/<id>.txt`` with
-a failed job saying why. The original is never deleted. The job's ``origin`` keeps the file's name
-(``ttvd jobs`` shows it), and its logs say which encoding the file was read in when it was not UTF-8.
+writer still has it open: inotify's close-after-write tells of writers since the daemon started, and
+``/proc`` of those that opened it before (a restart forgets inotify's news). Its size and mtime are
+checked once more just before it is read. Files present at start-up or moved in are found by the same
+scan. Writers on other hosts are seen by neither: for them the settle time alone decides, so a writer
+that pauses longer than that should write elsewhere and ``mv`` the file in.
+
+A taken file is moved to ``watch/processed/<id>.txt``; one that cannot be a job (empty, binary, too
+large, no text encoding fits) to ``watch/failed/<id>.txt`` with a failed job saying why. The original
+is never deleted. The job's ``origin`` keeps the file's name (``ttvd jobs`` shows it), and its logs say
+which encoding the file was read in when it was not UTF-8.
 """
 from __future__ import annotations
 
@@ -115,7 +120,14 @@ class WatchFolder:
             still = now - seen.since
             if still < self.settle or (seen.open_for_write and still < STILL_WRITING_LIMIT):
                 return None
-            del self._seen[entry.name]
+        # inotify only tells of writes since this daemon started; a writer that opened the file before
+        # a restart and paused is found in /proc, and the file must not have moved since it was judged.
+        if still < STILL_WRITING_LIMIT and open_for_writing(info):
+            return None
+        if not _unchanged(self.folder / entry.name, info):
+            return None  # the next scan records the change and starts the quiet period again
+        with self._lock:
+            self._seen.pop(entry.name, None)
         return self._take(entry.name)
 
     def _skip_once(self, name: str, reason: str) -> None:
@@ -161,7 +173,7 @@ class WatchFolder:
             if state is not None:
                 state.log(line)
                 self.spool.write_state(state)
-        except (NoSpaceError, OSError) as exc:  # the job stands without the line
+        except (NoSpaceError, OSError, ValueError) as exc:  # the job stands without the line (ValueError: a bad state)
             log.warning("job %s: could not add %r to its logs: %s", job_id, line, exc)
         finally:
             taken.release()
@@ -174,6 +186,46 @@ class WatchFolder:
             log.warning("job %s: watched file %r vanished before it could be kept", job_id, path.name)
             return
         log.info("job %s: watched file %r kept as watch/%s/%s", job_id, _display(path.name), sub, target.name)
+
+
+def open_for_writing(info: os.stat_result) -> bool:
+    """True when a process of this host that we may look at holds the file of ``info`` open for writing.
+
+    Writers on other hosts, or of other users when the daemon is not root, are not seen: there the
+    quiet period alone decides, which is why a drop should be written elsewhere and moved in.
+    """
+    for pid in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if pid.isdigit() and _writes(pid, info):
+            return True
+    return False
+
+
+def _writes(pid: str, info: os.stat_result) -> bool:
+    try:
+        fds = list(os.scandir(f"/proc/{pid}/fd"))
+    except OSError:
+        return False  # gone, or not ours to look at
+    for fd in fds:
+        try:
+            target = os.stat(fd.path)
+            if (target.st_dev, target.st_ino) != (info.st_dev, info.st_ino):
+                continue
+            with open(f"/proc/{pid}/fdinfo/{fd.name}", encoding="ascii") as handle:
+                flags = next((int(line.split()[1], 8) for line in handle if line.startswith("flags:")), 0)
+        except (OSError, ValueError, IndexError):
+            continue
+        if flags & (os.O_WRONLY | os.O_RDWR):
+            return True
+    return False
+
+
+def _unchanged(path: Path, info: os.stat_result) -> bool:
+    """True when ``path`` is still the file of ``info``, with the same size and mtime."""
+    try:
+        now = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return (now.st_ino, now.st_size, now.st_mtime_ns) == (info.st_ino, info.st_size, info.st_mtime_ns)
 
 
 def wanted(name: str) -> bool:

@@ -21,6 +21,7 @@ import hmac
 import json
 import logging
 import os
+import stat
 import time
 import uuid
 from dataclasses import asdict, dataclass
@@ -29,7 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ttvd import __version__, atomic
-from ttvd.claim import owner_gone
+from ttvd.claim import clean_owner_marks, mark_owner, owner_gone, unmark_owner
 from ttvd.config import Settings
 from ttvd.errors import NoSpaceError, TtvdError
 from ttvd.home import Home
@@ -172,6 +173,7 @@ class Outbox:
         except (BlockingIOError, FileNotFoundError):
             os.close(fd)
             return None
+        mark_owner(sending, fd)
         return Held(self, sending, fd)
 
     def recover(self, lease: float) -> list[str]:
@@ -183,14 +185,16 @@ class Outbox:
             except OSError:
                 continue
             try:
-                if owner_gone(fd, lease):
+                if owner_gone(fd, lease, path):
                     os.rename(path, self.root / path.name)
+                    unmark_owner(path)
                     recovered.append(path.name)
                     log.warning("webhook event %s: its courier is gone; waiting again", path.name)
             except FileNotFoundError:
                 pass  # delivered, rescheduled or recovered meanwhile
             finally:
                 os.close(fd)
+        clean_owner_marks(self.sending, lease)
         return recovered
 
 
@@ -202,6 +206,8 @@ class Held:
         self.outbox, self.path, self.fd = outbox, path, fd
 
     def read(self) -> Entry:
+        if not stat.S_ISREG(os.fstat(self.fd).st_mode):  # a FIFO or device would block or never end
+            raise ValueError(f"webhook event {self.path.name} is not a regular file")
         return Entry.from_json(os.pread(self.fd, MAX_ENTRY_BYTES, 0))
 
     def move(self, entry: Entry, folder: Path | None) -> None:
@@ -210,6 +216,7 @@ class Held:
             if folder is not None:
                 self.outbox.put(entry, folder)
             self.path.unlink(missing_ok=True)
+            unmark_owner(self.path)
         finally:
             os.close(self.fd)
 
@@ -217,6 +224,7 @@ class Held:
         """An unreadable event: moved as it is to ``failed/`` for a person."""
         try:
             os.rename(self.path, self.outbox.failed / self.path.name)
+            unmark_owner(self.path)
         finally:
             os.close(self.fd)
 
@@ -262,7 +270,7 @@ def sweep(spool: Spool, settings: Settings, now: float) -> int:
             continue
         try:
             state = spool.read_state(job_id)
-        except (ValueError, TypeError):
+        except ValueError:  # BadState: the recovery sweep sets it aside
             continue
         if state is not None and enqueue(spool, settings, state, now) is not None:
             log.warning("job %s: its %s event had not been written; written now", job_id, EVENTS[state.status])

@@ -60,4 +60,5 @@ def wait_gone(home: Path, timeout: float = 10.0) -> list[int]:
 
 
 def queue(home: Path, name: str) -> list[str]:
-    return sorted(p.name for p in (home / "spool" / name).iterdir())
+    """The files of a spool queue, leaving out claims' owner records (``ttvd.claim.owner_mark``)."""
+    return sorted(p.name for p in (home / "spool" / name).iterdir() if p.suffix != ".owner")

@@ -77,7 +77,9 @@ def test_a_frozen_owner_loses_its_claim_after_the_lease_and_stands_down(start, h
     """A live claim whose heartbeat stops (the owner is frozen, as a host cut off by a partition
     would look) is taken back after the lease; when the owner wakes it notices, kills its encoder,
     writes nothing more, and the job completes exactly once through the other daemon."""
-    lease = {"TTVD_LEASE_SECONDS": "2", **SLOW}
+    # Long enough that a busy machine delaying a renewal (every 2 s) by seconds takes nothing from a
+    # running daemon, so only the frozen one loses its claim; short enough to wait for.
+    lease = {"TTVD_LEASE_SECONDS": "8", **SLOW}
     job_id = Spool(home).ensure().submit(SLOW_TEXT, "cli").job_id
     owner = start(["daemon"], home, **lease)
     wait_for(lambda: rendering(home, job_id), 90, owner)
@@ -85,7 +87,7 @@ def test_a_frozen_owner_loses_its_claim_after_the_lease_and_stands_down(start, h
 
     owner.popen.send_signal(signal.SIGSTOP)
     try:
-        wait_for(lambda: f"{job_id}.json" in queue(home, "incoming"), 30, other)
+        wait_for(lambda: "its daemon is gone; back in the queue" in other.output(), 60, other)
     finally:
         owner.popen.send_signal(signal.SIGCONT)
     done = wait_for(lambda: completed(home, job_id), 120, other)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import stat
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -38,8 +39,12 @@ class DownloadCache:
     def fetch(self, url: str, service: str) -> tuple[Path, bool]:
         """The local copy of ``url`` and whether it was downloaded now (False: already cached)."""
         dest = self.path_for(url)
-        if dest.is_file() and dest.stat().st_size > 0:
-            return dest, False
+        try:  # a symlink, FIFO or device under the cached name is not ours: it is replaced, never read
+            info = dest.lstat()
+            if stat.S_ISREG(info.st_mode) and 0 < info.st_size <= self.max_bytes:
+                return dest, False
+        except FileNotFoundError:
+            pass
         self.root.mkdir(parents=True, exist_ok=True)
         self.policy.call(service, "download", lambda: self._download(url, dest, service))
         return dest, True

@@ -23,7 +23,7 @@ from ttvd.pipeline.captions import make_captions
 from ttvd.pipeline.footage import footage_credits, plan_footage
 from ttvd.pipeline.plan import Plan, resolve
 from ttvd.pipeline.queries import make_passages
-from ttvd.render import fonts
+from ttvd.render import encoders, fonts
 from ttvd.timeline import Caption, Clip, Passage, Speech, Timeline
 
 log = logging.getLogger(__name__)
@@ -157,8 +157,11 @@ def _render(job: Job, plan: Plan, speech: Speech, captions: list[Caption], clips
     if missing:
         job.reporter.log(missing)
     encoder = plan.encoder
+    codec, why = encoders.decide(encoder)  # what the engine will use: a hardware encoder may fall back
+    if why:
+        job.reporter.log(f"Encoder {encoder['codec']} is {why}; using {codec} instead")
     job.reporter.log(f"Rendering {plan.width}x{plan.height} at {plan.fps} fps with the {plan.engine} engine "
-                     f"({encoder['codec']}, {encoder['preset']}, CRF {encoder['crf']})")
+                     f"({codec}, {encoder['preset']}, CRF {encoder['crf']})")
     partial = job.output.with_name(f".{job.output.name}.part")
     base = STAGE_BY_NAME["render"].progress
     last = [base]

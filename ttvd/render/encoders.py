@@ -19,17 +19,23 @@ _QSV_PRESETS = {"ultrafast": "veryfast", "superfast": "veryfast", "slower": "ver
 
 def choose(encoder: dict) -> str:
     """The codec to use for ``encoder`` (``{"codec", "preset", "crf"}``): its own if usable, else libx264."""
+    codec, reason = decide(encoder)
+    if reason:
+        log.warning("encoder %s is %s; falling back to %s", encoder.get("codec"), reason, codec)
+    return codec
+
+
+def decide(encoder: dict) -> tuple[str, str]:
+    """The codec ``choose`` takes for ``encoder``, and why it is not the one asked for ("" when it is)."""
     codec = encoder.get("codec") or SOFTWARE
     if codec == SOFTWARE:
-        return codec
+        return codec, ""
     if codec not in HARDWARE_ENCODERS:
-        log.warning("encoder %s is not supported; using %s", codec, SOFTWARE)
-        return SOFTWARE
+        return SOFTWARE, "not supported"
     problem = probe(codec)
     if problem:
-        log.warning("encoder %s is not usable here (%s); falling back to %s", codec, problem, SOFTWARE)
-        return SOFTWARE
-    return codec
+        return SOFTWARE, f"not usable here ({problem})"
+    return codec, ""
 
 
 def args(codec: str, encoder: dict, threads: int = 0) -> list[str]:
