@@ -51,6 +51,10 @@ class StandIn:
         """E.g. ``faults(search={"status": 429, "times": 2, "retry_after": "0"})``."""
         self._call("/_standin/faults", routes)
 
+    def echo(self, header: bool = True, redirect: bool = True) -> None:
+        """Echo the presented key in a response header and in the query string of a first redirect."""
+        self._call("/_standin/echo", {"header": header, "redirect": redirect})
+
     def log(self) -> dict:
         return self._call("/_standin/log")
 
@@ -64,14 +68,14 @@ class StandIn:
         self._out.close()
 
 
-def start_openai(tmp: Path, invalid: int = 0) -> StandIn:
-    server = StandIn("openai_server.py", [OPENAI_KEY, "--invalid", str(invalid), "--topics", TOPICS],
+def start_openai(tmp: Path, invalid: int = 0, key: str = OPENAI_KEY) -> StandIn:
+    server = StandIn("openai_server.py", [key, "--invalid", str(invalid), "--topics", TOPICS],
                      tmp / "openai-standin.log")
     server.url = server.root + "/v1"
     return server
 
 
-def start_pexels(tmp: Path, files_dir: Path) -> StandIn:
-    server = StandIn("pexels_server.py", [PEXELS_KEY, str(files_dir)], tmp / "pexels-standin.log", ready_timeout=120)
+def start_pexels(tmp: Path, files_dir: Path, key: str = PEXELS_KEY) -> StandIn:
+    server = StandIn("pexels_server.py", [key, str(files_dir)], tmp / "pexels-standin.log", ready_timeout=120)
     server.url = server.root
     return server

@@ -25,7 +25,7 @@ import wave
 import numpy as np
 
 sys.path.insert(0, __import__("os").path.dirname(__file__))
-from base import StandInHandler, serve  # noqa: E402
+from base import StandInHandler, prose, serve  # noqa: E402
 
 from ttvd.media import ffmpeg_exe  # noqa: E402
 from ttvd.pipeline import espeak  # noqa: E402
@@ -41,12 +41,26 @@ class OpenAIHandler(StandInHandler):
     def authorised(self) -> bool:
         return self.headers.get("Authorization") == f"Bearer {self.server.key}"
 
-    def error_body(self, status: int) -> dict:
-        kinds = {401: "invalid_request_error", 429: "rate_limit_exceeded", 500: "server_error"}
-        message = "Incorrect API key provided: sk-wro************************ong." if status == 401 \
-            else f"stand-in error {status}"
-        return {"error": {"message": message, "type": kinds.get(status, "server_error"), "param": None,
-                          "code": "invalid_api_key" if status == 401 else None}}
+    def presented_key(self) -> str:
+        return self.headers.get("Authorization", "").removeprefix("Bearer ")
+
+    def error_body(self, status: int, pad: int) -> dict:
+        """OpenAI's error shape; the message quotes the presented key, as OpenAI (401) and the proxies in
+        front of compatible servers (400: LiteLLM's words) do."""
+        key, header = self.presented_key(), self.headers.get("Authorization", "")
+        messages = {
+            401: f"Incorrect API key provided: {key}. You can find your API key at "
+                 "https://platform.openai.com/account/api-keys.",
+            429: f"Rate limit reached for requests made with 'Authorization: {header}'. "
+                 "Please try again in 20ms.",
+            400: f"Authentication Error, Invalid proxy server token passed. Received API Key = {key}. "
+                 "Unable to find token in cache or database.",
+        }
+        message = messages.get(status, f"The server had an error while processing your request "
+                                       f"(HTTP {status}, Authorization: {header}).")
+        kinds = {401: "invalid_request_error", 429: "rate_limit_exceeded", 400: "auth_error"}
+        return {"error": {"message": prose(pad) + message, "type": kinds.get(status, "server_error"),
+                          "param": None, "code": "invalid_api_key" if status == 401 else None}}
 
     def models(self, path: str) -> None:
         self.send_json(200, {"object": "list", "data": [{"id": "tts-1", "object": "model"}]})

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(__file__))
-from base import StandInHandler, serve  # noqa: E402
+from base import StandInHandler, prose, serve  # noqa: E402
 
 from ttvd.media import ffmpeg_exe  # noqa: E402
 
@@ -44,8 +44,10 @@ class PexelsHandler(StandInHandler):
     def needs_key(self, route: str) -> bool:
         return route == "search"  # files come from the CDN, which needs no key
 
-    def error_body(self, status: int) -> dict:
-        return {"code": status, "error": "Unauthorized" if status == 401 else f"Error {status}"}
+    def error_body(self, status: int, pad: int) -> dict:
+        """Pexels' error shape, with a message quoting the Authorization header it was given."""
+        return {"code": status, "error": "Unauthorized" if status == 401 else f"Error {status}",
+                "message": f"{prose(pad)}Authorization: {self.presented_key()}"}
 
     def search(self, path: str) -> None:
         words = set(self.query.get("query", "").lower().split())

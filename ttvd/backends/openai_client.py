@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import openai
 
-from ttvd.backends.service import Retryable, RetryPolicy, classify, scrub
+from ttvd.backends.service import Retryable, RetryPolicy, classify, quiet_transport_logs, scrub
 from ttvd.config import Settings
 from ttvd.errors import ConfigError
 
@@ -25,6 +25,7 @@ def client(settings: Settings) -> Any:
     if not key:
         raise ConfigError("OpenAI was chosen but OPENAI_API_KEY is not set "
                           "(for a local OpenAI-compatible server any value will do)")
+    quiet_transport_logs()
     return openai.OpenAI(api_key=key, base_url=settings.openai_base_url or None,
                          timeout=settings.http_timeout, max_retries=0)
 

@@ -14,7 +14,7 @@ from typing import Any
 import requests
 
 from ttvd.backends.cache import DownloadCache
-from ttvd.backends.service import Retryable, RetryPolicy, classify, scrub
+from ttvd.backends.service import Retryable, RetryPolicy, classify, quiet_transport_logs, scrub
 from ttvd.config import Settings
 from ttvd.errors import ConfigError, ServiceError, ServiceUnavailable
 from ttvd.home import Home
@@ -35,6 +35,7 @@ class PexelsSource:
         self.key = settings.pexels_api_key
         if not self.key:
             raise ConfigError("Pexels was chosen but PEXELS_API_KEY is not set")
+        quiet_transport_logs()
         self.base = settings.pexels_api_url.rstrip("/")
         self.width, self.height = settings.size()
         self.orientation = ORIENTATIONS[settings.aspect]
@@ -104,7 +105,7 @@ class PexelsSource:
         except requests.ConnectionError:
             raise Retryable(f"cannot connect to {self.base}") from None
         if response.status_code >= 400:
-            raise classify(SERVICE, response.status_code, scrub(response.text[:200], self.key),
+            raise classify(SERVICE, response.status_code, scrub(response.text, self.key)[:200],
                            response.headers.get("Retry-After"))
         try:
             videos = response.json().get("videos")

@@ -22,6 +22,9 @@ from ttvd.errors import KeyRejected, ServiceError, ServiceUnavailable
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _KEYLIKE = re.compile(r"\b(sk-[A-Za-z0-9_*\-]{4,}|[A-Za-z0-9]{40,})")
+# The HTTP libraries log whole URLs (httpx at INFO, urllib3 at DEBUG) and response headers (httpcore at
+# DEBUG): a service that echoes the key in a redirect's URL or in a header would put it in ttvd's log.
+TRANSPORT_LOGGERS = ("httpx", "httpx2", "httpcore", "httpcore2", "urllib3", "openai")
 
 
 class Retryable(Exception):
@@ -82,6 +85,12 @@ def classify(service: str, status: int, detail: str = "", retry_after_header: st
         return Retryable(f"HTTP {status}", retry_after(retry_after_header), status)
     return ServiceError(service, f"{service} refused the request (HTTP {status}){': ' + detail if detail else ''}",
                         status)
+
+
+def quiet_transport_logs() -> None:
+    """Keep the HTTP libraries' records below WARNING out of every log: they can quote a key."""
+    for name in TRANSPORT_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def scrub(text: str, *secrets: str) -> str:
