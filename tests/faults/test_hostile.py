@@ -26,8 +26,9 @@ def api(tmp_path_factory):
     proc.stop()
 
 
-def raw(port: int, data: bytes, timeout: float = 5.0) -> tuple[int, dict]:
-    """Send ``data`` as is; return the status and JSON body of the answer."""
+def raw(port: int, data: bytes, timeout: float = 30.0) -> tuple[int, dict]:
+    """Send ``data`` as is; return the status and JSON body of the answer. The socket stays open for
+    writing, so a server that waits for more than was sent never answers (``timeout`` fails the test)."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         sock.sendall(data)
         response = b""
@@ -89,9 +90,11 @@ def test_hostile_bodies(api, name, body, expected):
 
 
 def test_a_huge_declared_body_is_refused_before_it_is_sent(api):
-    started = time.monotonic()
-    status, answer = post(api.port, b"", b"Content-Length: 1000000000000\r\n")  # nothing follows
-    assert status == 413 and "too large" in answer["error"] and time.monotonic() - started < 3
+    # Nothing follows the head, and the connection stays open: a server that read the body first would
+    # wait for it, then close the connection without an answer at TTVD_REQUEST_TIMEOUT; a 413 is only
+    # answered by refusing on the declared length alone.
+    status, answer = post(api.port, b"", b"Content-Length: 1000000000000\r\n")
+    assert status == 413 and "too large" in answer["error"]
 
 
 def test_a_huge_chunked_body_is_refused_while_it_is_read(api):
@@ -147,9 +150,8 @@ def test_downloads_serve_only_regular_files_inside_output(api, kind, tmp_path):
         os.mkfifo(target)
     else:
         target.mkdir()
-    started = time.monotonic()
+    # answered at all: a FIFO opened to be read waits for a writer that never comes, and no answer would arrive
     assert get(api.port, f"/api/v1/download/{state.job_id}".encode()) == (500, {"error": "Video file not found"})
-    assert time.monotonic() - started < 3  # a FIFO is not waited on
 
 
 def test_the_server_survived_the_table(api):
