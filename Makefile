@@ -31,8 +31,11 @@ docs: setup  # regenerate the settings table of docs/settings.md, the env file e
 	$(BIN)/python -m ttvd.config --update-env systemd/ttvd.env.example
 	$(BIN)/python -m ttvd.install --update-template systemd
 
-bench: setup  # by hand, not in CI: 30/60/180 s at 1080x1920, each engine against the encode floor
-	$(BIN)/python -m bench
+bench: setup  # by hand, not in CI (30-45 min on 2 cores); each writes its raw results to docs/results/
+	$(BIN)/python -m bench --record docs/results          # render speed: 30 and 60 s at 1080x1920 against the encode floor
+	$(BIN)/python -m bench.graph --record docs/results    # the default render's filter graph into -f null against x264
+	$(BIN)/python -m bench.workers --record docs/results  # one daemon draining four jobs with 1 and 2 workers
+	$(BIN)/python -m bench.load --record docs/results     # GET /status and GET /jobs on loopback, 1,000 and 10,000 jobs
 
 clean:
 	rm -rf $(VENV) build *.egg-info

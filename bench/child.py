@@ -21,11 +21,12 @@ def main(engine: str, timeline_json: str, output: str) -> None:
     timeline = Timeline.from_dict(json.loads(Path(timeline_json).read_text()))
     with tempfile.TemporaryDirectory(prefix="ttvd-bench-") as work:
         if engine == "ttvd":
-            timeline, engine = _as_a_job(timeline, Path(work)), "ffmpeg"
+            timeline, engine = as_a_job(timeline, Path(work)), "ffmpeg"
         render.engine(engine)(timeline, Path(output), Path(work))
 
 
-def _as_a_job(timeline: Timeline, work: Path) -> Timeline:
+def as_a_job(timeline: Timeline, work: Path) -> Timeline:
+    """``timeline`` as a job renders it by default: its sound mixed over the calm bed, fade transitions."""
     words = [word for caption in timeline.captions for word in caption.words]
     speech = Speech(timeline.audio, timeline.duration, [Word(w.text, w.start, w.end) for w in words])
     bed = music.choose("calm", "", None)

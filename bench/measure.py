@@ -30,6 +30,7 @@ def measure(command: list[str], interval: float = 0.05) -> Sample:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
+    assert process.stderr is not None  # piped above
     stderr = process.stderr.read()
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started

@@ -26,13 +26,13 @@ from ttvd.timeline import Clip, Timeline
 
 GENERATED_SCALE = 8  # generated gradients are drawn at 1/8 size and scaled up: smooth, and 4x cheaper than 1/4
 DECODER_THREADS = 1  # x264 keeps the cores busy; more decoder threads only add frame buffers
-CHUNK_CLIPS = 8      # clips per ffmpeg process: a filtergraph holds ~20 MB per 1080p clip until it ends
+CHUNK_CLIPS = 8      # clips per ffmpeg process: a filtergraph holds each 1080p clip's buffers until it ends
 TRANSITION_SECONDS = 0.4  # how long one clip takes to give way to the next: a short crossfade
 TRANSITIONS = ("fade", "slide", "zoom")  # drawn by _cross; any other value of Timeline.transition is a cut
 ZOOM = 0.3                # how far the clip leaving zooms in during a zoom transition
 # Still luma grain over generated backgrounds: x264 at CRF 23 otherwise flattens their smooth ramps into
 # steps of flat 16x16 blocks (dither alone does not survive it). Still, not temporal: temporal grain
-# doubles x264's work; still grain at 4 costs ~10% more on these frames and ~1.5 Mb/s instead of ~0.5.
+# doubles x264's work; still grain at 4 costs some bits and little time.
 GRAIN = 4
 COLOUR = "out_color_matrix=bt709:out_range=tv"  # what every clip's scaler converts to
 # The scaler marks only the matrix on the frames it converts, and the encoder takes a frame's marks over
