@@ -92,3 +92,12 @@ def test_rejected_job_is_failed_with_reason(spool):
     again = spool.read_state(state.job_id)
     assert again.status is JobStatus.FAILED and "empty" in again.message and again.origin == "story.txt"
     assert spool.queued_ids() == []
+
+
+def test_a_crashed_claim_on_a_host_with_a_non_ascii_name_is_recovered_at_once(spool, monkeypatch):
+    from ttvd import claim as claims
+
+    monkeypatch.setattr(claims, "_host", lambda: "hôte-夜/boot")
+    job_id = spool.submit("tale", "api").job_id
+    claim(spool, job_id).abandon()
+    assert recover(spool, lease=3600) == [job_id]  # its record matches this host: the free lock decides

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ttvd import atomic
+from ttvd.errors import NoSpaceError
 from ttvd.job import is_valid_id
 from ttvd.request import MAX_REQUEST_BYTES, Request
 from ttvd.spool import Spool
@@ -116,7 +117,7 @@ def mark_owner(path: Path, fd: int) -> None:
         mark = os.open(owner_mark(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_NONBLOCK
                        | os.O_CLOEXEC, 0o644)
         try:
-            os.write(mark, _lock_domain(fd).encode("ascii", "replace"))
+            os.write(mark, _lock_domain(fd))
         finally:
             os.close(mark)
     except OSError as exc:
@@ -145,15 +146,16 @@ def clean_owner_marks(folder: Path, max_age: float) -> None:
 def _lock_visible(path: Path, fd: int) -> bool:
     """True when the claim at ``path`` was made where a lock on ``fd`` is seen from here."""
     try:
-        mark = atomic.read_regular(owner_mark(path), 4096).decode("ascii", "replace")
+        mark = atomic.read_regular(owner_mark(path), 4096)
     except (OSError, ValueError):
         return False
     return mark == _lock_domain(fd)
 
 
-def _lock_domain(fd: int) -> str:
-    """Where a lock on ``fd``'s file is seen: this host and kernel boot, and this mount (its device)."""
-    return f"{_host()} {os.fstat(fd).st_dev}"
+def _lock_domain(fd: int) -> bytes:
+    """Where a lock on ``fd``'s file is seen: this host and kernel boot, and this mount (its device),
+    as written in owner records (UTF-8: a host name need not be ASCII)."""
+    return f"{_host()} {os.fstat(fd).st_dev}".encode("utf-8", "surrogateescape")
 
 
 @functools.cache
@@ -198,7 +200,7 @@ def take_back(spool: Spool, path: Path, fd: int) -> bool:
     unmark_owner(path)  # before the request is back in the queue, so it never names the next claim
     try:
         atomic.write_bytes(marker, _read_all(fd), tmp_dir=marker.parent)
-    except OSError:
+    except (OSError, NoSpaceError):  # write_bytes says a full disk as NoSpaceError, not OSError
         os.rename(marker, path)  # not requeued: the next sweep tries again
         raise
     os.rename(marker, home.queue("incoming") / path.name)
