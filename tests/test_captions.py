@@ -112,3 +112,14 @@ def test_text_written_without_spaces_breaks_at_its_clauses_and_keeps_its_spellin
     assert all(len(line) <= 10 for c in captions for line in c.lines)  # a CJK character is two columns wide
     starts = [w.start for c in captions for w in c.words]
     assert starts == sorted(starts) and captions[-1].words[-1].end == 6.0
+
+
+def test_words_of_no_length_never_stack_two_captions():
+    """Some voices time a run of words at one instant; each caption still shows for 0.1 s, one after another."""
+    words = [Word(text, 1.0, 1.0) for text in "Go. Now. Run. Hide.".split()] + [Word("Later.", 1.05, 1.4)]
+    captions = make_captions(words, 20, 5.0, preset="word")
+    assert len(captions) >= 3 and " ".join(c.text for c in captions) == "Go. Now. Run. Hide. Later."
+    for caption in captions:
+        assert caption.end - caption.start >= 0.1 - 1e-9, caption
+    for first, second in pairwise(captions):
+        assert first.end <= second.start, (first, second)

@@ -196,9 +196,11 @@ def _joinable(first: list[Word], second: list[Word], max_line_chars: int) -> boo
 
 
 def _timed(chunks: list[list[Word]], max_line_chars: int, duration: float) -> list[Caption]:
-    captions = []
+    captions: list[Caption] = []
     for chunk, following in zip(chunks, chunks[1:] + [None], strict=True):
-        start = chunk[0].start
+        # Never under the previous caption: words of no length (a voice that times some words at one
+        # instant) would otherwise stack two captions for the 0.1 s each is shown at least.
+        start = max(chunk[0].start, captions[-1].end if captions else 0.0)
         end = min(chunk[-1].end + _HOLD, duration)
         if following is not None:
             end = following[0].start if following[0].start - chunk[-1].end < _HOLD * 2 else min(
