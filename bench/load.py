@@ -33,13 +33,15 @@ from ttvd.spool import Spool
 STATUS_KEYS = {"status", "progress", "message", "created_at", "logs"}
 TIMEOUT = 60.0  # seconds one request may take before it counts as an error
 
+# Rewrites states (argv: home, stop file, ids) until the stop file appears, at most 100,000 times, and
+# prints how many it made. tests/faults/test_load.py runs it too.
 WRITER = """
 import sys, time
 from pathlib import Path
 from ttvd.spool import Spool
-spool, ids = Spool(Path(sys.argv[1])), sys.argv[3:]
-deadline, count = time.monotonic() + float(sys.argv[2]), 0
-while time.monotonic() < deadline and count < 100000:
+spool, stop, ids = Spool(Path(sys.argv[1])), Path(sys.argv[2]), sys.argv[3:]
+count = 0
+while not stop.exists() and count < 100000:
     state = spool.read_state(ids[count % len(ids)])
     state.progress = (state.progress + 1) % 100
     state.log("rewritten %d" % count)
@@ -139,7 +141,8 @@ def check(path: str, status: int, body: bytes, jobs_on_disk: int) -> str | None:
 
 def under_load(server: Server, home: Path, ids: list[str], rate: int, seconds: int, clients: int) -> dict:
     """Drive ``rate`` requests a second for ``seconds`` while states are rewritten; every latency, in ms."""
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(home), str(seconds + 1), *ids[:50]],
+    stop = home / "stop-writing"
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(home), str(stop), *ids[:50]],
                               stdout=subprocess.PIPE, text=True)
     total = rate * seconds
     latencies: dict[str, list[float]] = {"status": [], "jobs": []}
@@ -177,6 +180,7 @@ def under_load(server: Server, home: Path, ids: list[str], rate: int, seconds: i
     for thread in threads:
         thread.join(max(0.0, started + seconds * 6 - time.monotonic()))
     elapsed = time.monotonic() - started
+    stop.touch()  # the states were rewritten until the last answer
     if any(thread.is_alive() for thread in threads):
         problems.append(f"clients still waiting after {elapsed:.0f} s")
     rewrites = int(writer.communicate(timeout=30)[0] or 0)

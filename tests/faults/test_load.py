@@ -9,70 +9,18 @@ import sys
 import threading
 import time
 
-from ttvd.job import STAGES, JobState, JobStatus, new_id
+from bench.load import WRITER, check, make_states
 
 from helpers import serve_on
 
 RATE, SECONDS, CLIENTS = 200, 10, 8
-STATUS_KEYS = {"status", "progress", "message", "created_at", "logs"}
-
-# Rewrites states until the test leaves the stop file (after the last answer), so every request is
-# answered while states are being rewritten, however long the load takes on this machine.
-WRITER = """
-import sys, time
-from pathlib import Path
-from ttvd.job import JobState
-from ttvd.spool import Spool
-spool, stop, ids = Spool(Path(sys.argv[1])), Path(sys.argv[2]), sys.argv[3:]
-count = 0
-while not stop.exists() and count < 100000:
-    state = spool.read_state(ids[count % len(ids)])
-    state.progress = (state.progress + 1) % 100
-    state.log("rewritten %d" % count)
-    spool.write_state(state)
-    count += 1
-    time.sleep(0.005)
-print(count)
-"""
-
-
-def make_states(spool, count: int) -> list[str]:
-    """``count`` finished-looking jobs on disk, written directly (setup, not under test)."""
-    ids = []
-    for n in range(count):
-        state = JobState(new_id(), status=JobStatus.COMPLETED, progress=100, created_at=1_700_000_000 + n,
-                         message="Video generation completed", output_file="output/video_x.mp4")
-        for stage in STAGES:
-            state.log(stage.started)
-            state.log(stage.finished)
-        (spool.home.states / f"{state.job_id}.json").write_text(json.dumps(state.to_dict()))
-        ids.append(state.job_id)
-    return ids
-
-
-def check(path: str, status: int, body: bytes, jobs_on_disk: int) -> str | None:
-    """None if the answer is whole and right; else what is wrong with it."""
-    if status != 200:
-        return f"{path}: HTTP {status}"
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return f"{path}: torn JSON"
-    if path.startswith("/api/v1/status/"):
-        return None if STATUS_KEYS <= set(data) else f"{path}: keys {sorted(data)}"
-    jobs = data.get("jobs", {})
-    if len(jobs) < jobs_on_disk or any(not STATUS_KEYS <= set(v) for v in jobs.values()):
-        return f"{path}: incomplete listing ({len(jobs)} jobs)"
-    return None
-
-
 def percentile(values, fraction):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000
 
 
 def test_status_and_jobs_under_200_requests_a_second_while_states_are_rewritten(start, spool, tmp_path):
-    ids = make_states(spool, 1000)
+    ids = make_states(spool.home.root, 1000)
     api = serve_on(start, spool.home.root, TTVD_RATE_LIMIT="0")
     stop = tmp_path / "stop-writing"
     writer = subprocess.Popen([sys.executable, "-c", WRITER, str(spool.home.root), str(stop), *ids[:50]],
@@ -134,7 +82,7 @@ def test_status_and_jobs_under_200_requests_a_second_while_states_are_rewritten(
 
 
 def test_jobs_listing_with_10000_jobs(start, spool):
-    make_states(spool, 10000)
+    make_states(spool.home.root, 10000)
     # its first answer (cold: every state read) came in wait_for
     api = serve_on(start, spool.home.root, TTVD_RATE_LIMIT="0")
     cold = time.monotonic()
