@@ -185,10 +185,9 @@ def take_back(spool: Spool, path: Path, fd: int) -> bool:
     home = spool.home
     marker = home.queue("tmp") / path.name
     mine = os.fstat(fd)
+    if not _same_file(path, mine):
+        return False  # gone from active/, or already requeued and claimed again
     try:
-        here = os.stat(path, follow_symlinks=False)
-        if (here.st_dev, here.st_ino) != (mine.st_dev, mine.st_ino):
-            return False  # already requeued and claimed again
         now_ns = time.time_ns()
         os.utime(fd, ns=(now_ns, now_ns))
         os.rename(path, marker)
