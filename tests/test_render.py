@@ -109,6 +109,27 @@ def test_generated_backgrounds_of_many_jobs_all_move_and_fill_the_frame(sources,
         assert min(q.std() for q in quarters) > 1.0, f"flat quarter: {clip.params}"
 
 
+@pytest.mark.parametrize("name", ENGINES)
+def test_captions_start_and_end_on_their_own_frame_where_the_filter_rounds_time_down(sources, tmp_path, name):
+    """At 30 fps, frames 111 (3.7 s) and 207 (6.9 s) are asked of libass as 3699 and 6899 ms (a double
+    product, truncated): a caption ending at 3.70 s must be gone from frame 111 and one starting at
+    6.90 s already on frame 207, as on every other frame."""
+    fps, duration = 30, 7.3
+    font_file, font_name = find_font()
+    clips = [Clip(0.0, duration, "generated", params={"type": "radial", "colours": DARK, "speed": 0.6, "seed": 3})]
+    captions = [_caption(3.0, 3.7, "HELLO BIG WORLD"), _caption(6.9, 7.2, "SECOND LINE HERE")]
+    style = Style(font_file, font_name, 20, max_line_chars=14, margin_v=60)
+    timeline = Timeline(str(sources["audio"]), duration, W, H, fps, clips, captions, style,
+                        encoder={"preset": "ultrafast", "crf": 23})
+    output = tmp_path / "frames.mp4"
+    render.engine(name)(timeline, output, tmp_path)
+    raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(output), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                         capture_output=True, check=True).stdout
+    frames = np.frombuffer(raw, np.uint8).reshape(-1, H, W, 3)
+    shown = {n: caption_pixels(frames[n]) > 40 for n in (110, 111, 206, 207)}
+    assert shown == {110: True, 111: False, 206: False, 207: True}, shown
+
+
 def test_engines_show_the_same_footage(rendered):
     """Stills and video are cut and panned the same way (generated backgrounds may differ)."""
     for seconds in (2.0, 3.0):

@@ -27,6 +27,7 @@ from ttvd.timeline import Clip, Timeline
 GENERATED_SCALE = 8  # generated gradients are drawn at 1/8 size and scaled up: smooth, and 4x cheaper than 1/4
 DECODER_THREADS = 1  # x264 keeps the cores busy; more decoder threads only add frame buffers
 CHUNK_CLIPS = 8      # clips per ffmpeg process: a filtergraph holds each 1080p clip's buffers until it ends
+CAPTION_NUDGE = 10000  # frames reach libass 1/10000 of a frame late: see caption_filter
 TRANSITION_SECONDS = 0.4  # how long one clip takes to give way to the next: a short crossfade
 TRANSITIONS = ("fade", "slide", "zoom")  # drawn by _cross; any other value of Timeline.transition is a cut
 ZOOM = 0.3                # how far the clip leaving zooms in during a zoom transition
@@ -178,9 +179,19 @@ def clip_frames(timeline: Timeline) -> list[tuple[Clip, int]]:
 
 
 def caption_filter(timeline: Timeline, captions: str) -> str:
-    """The libass filter that burns the ASS file ``captions`` with the timeline's font folder (both engines)."""
+    """The libass filter that burns the ASS file ``captions`` with the timeline's font folder (both engines).
+
+    The filter asks libass for each frame at ``pts * time_base * 1000`` milliseconds truncated to an
+    integer, and that double product can land a hair under a whole millisecond: frame 111 at 30 fps
+    (3.7 s) is asked for at 3699 ms, so a caption or a karaoke word starting at 3.70 s showed a frame
+    late (one 0.1 s-aligned time in 13 at 30 fps). The frames reach libass 1/CAPTION_NUDGE of a frame
+    late, a tenth of the smallest fraction of a millisecond a frame time can have (1/fps ms): every
+    frame is asked for at its true millisecond, none crosses into the next, and they leave on the fps grid.
+    """
     font_dir = escape_filter_value(str(Path(timeline.style.font_file).parent))
-    return f"ass=filename={escape_filter_value(captions)}:fontsdir={font_dir}"
+    ticks = timeline.fps * CAPTION_NUDGE
+    return (f"settb=1/{ticks},setpts=PTS+1,ass=filename={escape_filter_value(captions)}:fontsdir={font_dir},"
+            f"setpts=PTS-1,settb=1/{timeline.fps}")
 
 
 def piece_chain(piece: Piece, timeline: Timeline) -> str:
