@@ -168,6 +168,43 @@ def test_piper_voices_are_found_in_a_folder_by_their_config(tmp_path):
     assert found["de_DE-old-medium"].language == "de"
 
 
+def test_packaged_voices_are_rescanned_only_when_an_installed_package_changes(tmp_path, monkeypatch):
+    """A voice shipped by a package is found; asking again reads no file list; installing or removing a
+    package (a .dist-info folder appearing or going) is seen at the next ask."""
+    import importlib.metadata
+    import shutil
+
+    from ttvd.backends import piper
+
+    site = tmp_path / "site"
+    config = {"phoneme_id_map": {"_": [0]}, "language": {"code": "nl_NL"}, "dataset": "testvoice"}
+
+    def install(name: str):
+        package, info = site / name, site / f"{name}-1.0.dist-info"
+        package.mkdir(parents=True)
+        info.mkdir()
+        (package / f"{name}.onnx").write_bytes(b"model")
+        (package / f"{name}.onnx.json").write_text(json.dumps({**config, "dataset": name}))
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+        (info / "RECORD").write_text(f"{name}/{name}.onnx,,\n{name}/{name}.onnx.json,,\n{info.name}/RECORD,,\n")
+        return info
+
+    def ids() -> set[str]:
+        return {v.id for v in piper.find_voices(None) if v.model.is_relative_to(site)}
+
+    first = install("nl_voice_one")
+    monkeypatch.syspath_prepend(str(site))
+    scans = []
+    real = importlib.metadata.distributions
+    monkeypatch.setattr(importlib.metadata, "distributions", lambda *a, **k: scans.append(1) or real(*a, **k))
+    assert ids() == {"nl_voice_one"} and len(scans) == 1
+    assert ids() == {"nl_voice_one"} and len(scans) == 1, "asked again with nothing installed: rescanned"
+    install("nl_voice_two")
+    assert ids() == {"nl_voice_one", "nl_voice_two"} and len(scans) == 2
+    shutil.rmtree(first)
+    assert ids() == {"nl_voice_two"} and len(scans) == 3
+
+
 def test_the_piper_backend_prefers_a_piper_voice_for_the_language(catalogue):
     def piper_voice(voice_id, language, rank):
         return voices.Voice(voice_id, voice_id, language, "piper", True,

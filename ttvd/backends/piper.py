@@ -10,7 +10,9 @@ import difflib
 import importlib.metadata
 import importlib.util
 import json
+import os
 import re
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,14 +70,39 @@ def find_voices(folder: Path | None = None) -> list[VoiceFile]:
     return list(found.values())
 
 
+_scanned: tuple[tuple[tuple[str, int], ...], list[Path]] = ((), [])  # (sys.path stamp, models found)
+
+
 def _packaged_models() -> list[Path]:
-    """The ``.onnx`` files that installed distributions ship together with their ``.onnx.json``."""
+    """The ``.onnx`` files that installed distributions ship together with their ``.onnx.json``.
+
+    Reading every distribution's file list takes about half a second in an ordinary environment, and
+    each job's voice choice and each voice listing asks, so the answer is kept until a folder on
+    ``sys.path`` changes: installing, upgrading or removing a package adds or removes its
+    ``.dist-info`` folder there, which changes the folder's modification time.
+    """
+    global _scanned
+    stamp = _path_stamp()
+    if _scanned[0] == stamp and stamp:
+        return list(_scanned[1])
     models = []
     for dist in importlib.metadata.distributions():
         files = {str(f): f for f in dist.files or ()}
         models += [Path(str(dist.locate_file(f))) for name, f in files.items()
                    if name.endswith(".onnx") and f"{name}.json" in files]
-    return sorted(models)
+    _scanned = (stamp, sorted(models))
+    return list(_scanned[1])
+
+
+def _path_stamp() -> tuple[tuple[str, int], ...]:
+    """Each folder on ``sys.path`` with its modification time (ns)."""
+    stamps = []
+    for entry in sys.path:
+        try:
+            stamps.append((entry, os.stat(entry or ".").st_mtime_ns))
+        except OSError:
+            continue
+    return tuple(stamps)
 
 
 def _read_voice(model: Path) -> VoiceFile | None:
