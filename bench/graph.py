@@ -13,14 +13,24 @@ the ffmpeg engine builds for it (``ttvd.render.ffmpeg.build_args``), video only:
 - ``graph + x264``: the whole graph encoded by libx264 at the job's preset and CRF, then discarded;
 - ``testsrc2``: the floor's source alone, and ``testsrc2 + x264`` the floor's video encode.
 
-So x264 on the job's frames costs ``graph + x264`` less ``graph``. CPU is user + system of the ffmpeg
-process; the table shows medians, alternating the order from run to run.
+So x264 on the job's frames costs ``graph + x264`` less ``graph``. Then what the features the issue
+asks for cost on their own, against the 10% of the floor that a render within 1.10x of it may add:
+
+- ``footage decode``: the footage clips' frames decoded from the start of their file (a keyframe, so
+  no frame is decoded only to be dropped), nothing else;
+- ``captions`` less ``flat frames``: libass drawing the job's captions over flat frames;
+- ``mix``: the sound stage (the voice measured and placed, the bed drawn, the ducked mix, loudness).
+
+CPU is user + system of the ffmpeg processes; the tables show medians, alternating the order from
+run to run.
 """
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -51,7 +61,44 @@ def variants(job: Timeline, work: Path) -> dict[str, list[str]]:
         "graph + x264": plain + [*x264, "-pix_fmt", "yuv420p", *NULL],
         "testsrc2": source + NULL,
         "testsrc2 + x264": source + [*x264, "-pix_fmt", "yuv420p", *NULL],
+        "footage decode": _footage_frames(job) + NULL,
+        "flat frames": _flat(job) + NULL,
+        "captions": _flat(job, engine.caption_filter(job, str(work / "job.ass"))) + NULL,
     }
+
+
+def _footage_frames(job: Timeline) -> list[str]:
+    """Each footage clip's frames decoded from the start of its file, one chain per clip, concatenated."""
+    chains = [f"movie=filename={engine.escape_filter_value(str(clip.source))}:dec_threads={engine.DECODER_THREADS},"
+              f"trim=end_frame={frames},setpts=N[v{i}]"
+              for i, (clip, frames) in enumerate(engine.clip_frames(job)) if clip.kind == "video"]
+    if not chains:
+        raise SystemExit("the job has no footage clip; choose a --duration of more than 10 s")
+    labels = "".join(f"[v{i}]" for i, (clip, _) in enumerate(engine.clip_frames(job)) if clip.kind == "video")
+    return ["-filter_complex", ";".join(chains) + f";{labels}concat=n={len(chains)}:v=1:a=0[out]", "-map", "[out]"]
+
+
+def _flat(job: Timeline, then: str = "null") -> list[str]:
+    """Flat grey frames of the job's size, rate and length, through ``then``."""
+    return ["-filter_complex", f"color=c=gray:s={job.width}x{job.height}:r={job.fps}:d={job.duration:.6f},"
+            f"format=yuv420p,{then}[out]", "-map", "[out]"]
+
+
+def mix_samples(timeline: Timeline, work: Path, runs: int) -> list[dict]:
+    """The sound stage of the job, ``runs`` times: CPU of its ffmpeg processes and wall time."""
+    samples = []
+    for n in range(runs):
+        before, started = _children_cpu(), time.perf_counter()
+        as_a_job(timeline, work)
+        sample = {"run": n + 1, "cpu": _children_cpu() - before, "wall": time.perf_counter() - started}
+        samples.append(sample)
+        print(f"# run {n + 1} mix: cpu {sample['cpu']:.1f}s wall {sample['wall']:.1f}s", file=sys.stderr, flush=True)
+    return samples
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _graph(timeline: Timeline, ass: Path, captions: bool = True) -> list[str]:
@@ -88,12 +135,28 @@ def run(commands: dict[str, list[str]], runs: int) -> dict[str, list[dict]]:
     return samples
 
 
+ALONE = ("footage decode", "flat frames", "captions", "mix")  # the second table's rows
+
+
 def table(samples: dict[str, list[dict]]) -> str:
     cpu = {name: statistics.median(s["cpu"] for s in runs) for name, runs in samples.items()}
+    wall = {name: statistics.median(s["wall"] for s in runs) for name, runs in samples.items()}
     rows = ["| contender | runs | CPU s | wall s | CPU less `graph` |", "|---|---|---|---|---|"]
     for name, runs in samples.items():
-        wall = statistics.median(s["wall"] for s in runs)
-        rows.append(f"| {name} | {len(runs)} | {cpu[name]:.1f} | {wall:.1f} | {cpu[name] - cpu['graph']:+.1f} |")
+        if name not in ALONE:
+            rows.append(f"| {name} | {len(runs)} | {cpu[name]:.1f} | {wall[name]:.1f} | "
+                        f"{cpu[name] - cpu['graph']:+.1f} |")
+    budget = 0.10 * cpu["testsrc2 + x264"]
+    alone = {"footage decode": cpu["footage decode"], "captions": cpu["captions"] - cpu["flat frames"],
+             "mix": cpu["mix"]}
+    rows += ["", f"What the features cost on their own, against the {budget:.1f} CPU s that 1.10x of the floor's "
+             "video encode (`testsrc2 + x264`) leaves:", "",
+             "| feature | runs | CPU s | share of the budget |", "|---|---|---|---|"]
+    for name, value in alone.items():
+        runs = len(samples[name])
+        label = "captions less flat frames" if name == "captions" else name
+        rows.append(f"| {label} | {runs} | {value:.1f} | {value / budget:.0%} |")
+    rows.append(f"| together | | {sum(alone.values()):.1f} | {sum(alone.values()) / budget:.0%} |")
     return "\n".join(rows)
 
 
@@ -115,6 +178,7 @@ def main() -> None:
     job = as_a_job(timeline, work)
     commands = variants(job, work)
     samples = run(commands, args.runs)
+    samples["mix"] = mix_samples(timeline, work, args.runs)
     report = (f"The {args.duration:g} s job ({job.duration:.2f} s with its lead-in and tail, {len(job.clips)} clips: "
               f"{', '.join(c.kind for c in job.clips)}) at {width}x{args.height} {args.fps} fps, "
               f"libx264 {job.encoder['preset']} CRF {job.encoder['crf']}; medians of the runs\n\n{table(samples)}")
