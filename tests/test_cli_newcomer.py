@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from ttvd import cli, daemons
+from ttvd import daemons
+from ttvd.cli import jobs as cli_jobs
 from ttvd.spool import Spool
 
 from helpers import process_env
@@ -126,7 +127,7 @@ def test_wait_says_no_daemon_while_it_waits(cwd):
 
 
 class FakeClock:
-    """``time`` for ``ttvd.cli``: sleeping moves the clock on at once."""
+    """``time`` for ``ttvd.cli_jobs``: sleeping moves the clock on at once."""
 
     def __init__(self) -> None:
         self.now = 1_000_000.0
@@ -148,8 +149,8 @@ def test_following_repeats_no_daemon_every_ten_seconds_not_every_poll(home, caps
     job_id = spool.submit("Hello there.", "cli").job_id
     if daemon_alive:
         write_beat(home, os.getpid(), 1)
-    monkeypatch.setattr(cli, "time", FakeClock())
-    assert cli._follow(spool, job_id, interval=0.5, timeout=35) == 124  # 72 polls, at 0, 10, 20 and 30 s
+    monkeypatch.setattr(cli_jobs, "time", FakeClock())
+    assert cli_jobs.follow(spool, job_id, interval=0.5, timeout=35) == 124  # 72 polls, at 0, 10, 20 and 30 s
     assert capsys.readouterr().err.count(no_daemon(home)) == said
 
 

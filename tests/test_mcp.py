@@ -11,7 +11,8 @@ from typing import Any
 import anyio
 import pytest
 
-from ttvd import cli, options
+from ttvd import options
+from ttvd.cli.main import main as run_cli
 from ttvd.media import probe
 
 from helpers import process_env
@@ -120,12 +121,12 @@ def test_without_the_extra_it_says_what_to_install(home, monkeypatch, capsys):
     for name in [name for name in sys.modules if name.partition(".")[0] == "mcp"] + ["mcp"]:
         monkeypatch.setitem(sys.modules, name, None)  # the SDK cannot be imported
     monkeypatch.delitem(sys.modules, "ttvd.mcp_server", raising=False)
-    assert cli.main(["--home", str(home), "mcp"]) == 2
+    assert run_cli(["--home", str(home), "mcp"]) == 2
     assert "install the extra: pip install 'ttvd[mcp]'" in capsys.readouterr().err
 
 
 def test_only_the_mcp_module_imports_the_sdk():
-    package = Path(cli.__file__).parent
+    package = Path(options.__file__).parent  # the ttvd package
     importers = {path.relative_to(package).as_posix() for path in package.rglob("*.py")
                  if re.search(r"^\s*(from|import) mcp\b", path.read_text(encoding="utf-8"), re.MULTILINE)}
     assert importers == {"mcp_server.py"}

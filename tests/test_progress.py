@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from ttvd import cli, daemons
+from ttvd import daemons
+from ttvd.cli import jobs as cli_jobs
 from ttvd.home import Home
 from ttvd.job import STAGES, JobState, JobStatus
 from ttvd.progress import Progress, clock_text, on_terminal, stage_of
@@ -175,7 +176,7 @@ def test_clock_text_and_the_stage_of_a_state():
     assert stage_of(JobState("a", status=JobStatus.FAILED, stage="speech")) == "failed"
 
 
-# -- following a job (cli._follow) -------------------------------------------------------------------
+# -- following a job (cli_jobs.follow) -------------------------------------------------------------------
 
 class ScriptedSpool:
     """A spool whose job state changes at each read, as a daemon would change it; then Ctrl-C if asked."""
@@ -204,7 +205,7 @@ def test_follow_on_a_terminal_draws_the_bar_and_prints_the_video_path(tmp_path, 
         (JobStatus.QUEUED, None, 0, "Job queued"), (JobStatus.PROCESSING, "speech", 20, "Generating audio..."),
         (JobStatus.PROCESSING, "render", 93, "Rendering video..."),
         (JobStatus.COMPLETED, "done", 100, "Video generation completed")))
-    assert cli._follow(spool, "j" * 32, interval=0) == 0
+    assert cli_jobs.follow(spool, "j" * 32, interval=0) == 0
     out = terminal.getvalue()
     assert re.search(r"\rqueued\s+0% \[\.+\] \d:\d\d  ETA --:--  Job queued", out)
     assert re.search(r"\rspeech\s+20% .* Generating audio\.\.\.", out)
@@ -217,7 +218,7 @@ def test_follow_reports_a_failure_in_full_and_exits_1(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "stderr", terminal)
     reason = "Failed at speech: OpenAI speech failed after 4 attempts: cannot connect; " + "x" * 100
     spool = ScriptedSpool(tmp_path, states((JobStatus.FAILED, "speech", 20, reason)))
-    assert cli._follow(spool, "j" * 32, interval=0) == 1
+    assert cli_jobs.follow(spool, "j" * 32, interval=0) == 1
     assert terminal.getvalue().endswith(f"\n{reason}\n")  # whole, below the bar it would not fit in
 
 
@@ -226,7 +227,7 @@ def test_ctrl_c_stops_following_not_the_job(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "stderr", terminal)
     spool = ScriptedSpool(tmp_path, states((JobStatus.PROCESSING, "render", 91, "Rendering video...")),
                           interrupt=True)
-    assert cli._follow(spool, "j" * 32, interval=0) == 130
+    assert cli_jobs.follow(spool, "j" * 32, interval=0) == 130
     assert terminal.getvalue().endswith(
         f"\nstopped following; the job goes on — follow it again with: ttvd wait {'j' * 32}\n")
 

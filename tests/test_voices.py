@@ -5,7 +5,8 @@ import wave
 
 import pytest
 
-from ttvd import backends, cli, voices
+from ttvd import backends, voices
+from ttvd.cli.main import main as run_cli
 from ttvd.daemon import Daemon
 from ttvd.errors import StageError
 from ttvd.pipeline.speech import speak
@@ -127,11 +128,11 @@ def test_the_api_serves_the_catalogue_a_daemon_published(client, settings, spool
 
 
 def test_the_cli_lists_the_voices(home, capsys):
-    assert cli.main(["--home", str(home), "voices"]) == 0
+    assert run_cli(["--home", str(home), "voices"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["id", "language", "backend", "works", "name"]
     assert ["fr", "fr-fr", "espeak", "offline", "French", "(France)"] in [line.split() for line in lines]
-    assert cli.main(["--home", str(home), "voices", "--json"]) == 0
+    assert run_cli(["--home", str(home), "voices", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)["voices"]
     assert {"id": "de", "name": "German", "language": "de", "backend": "espeak", "offline": True} in listed
 

@@ -6,8 +6,8 @@ import os
 import pytest
 from PIL import Image
 
-from ttvd import cli
 from ttvd.claim import claim
+from ttvd.cli.main import main as run_cli
 from ttvd.daemon import Daemon
 from ttvd.job import JobStatus
 from ttvd.text import decode_text
@@ -184,7 +184,7 @@ def test_jobs_lists_the_watched_file_a_job_came_from(spool, capsys):
     watch = folder(spool, clock)
     (spool.home.watch / "STORY.TXT").write_text("Where is my video?")
     [job_id] = settled(watch, clock)
-    assert cli.main(["--home", str(spool.home.root), "jobs"]) == 0
+    assert run_cli(["--home", str(spool.home.root), "jobs"]) == 0
     [line] = capsys.readouterr().out.splitlines()
     assert line.startswith(job_id) and line.endswith("(from STORY.TXT)")
 

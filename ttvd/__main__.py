@@ -1,3 +1,3 @@
-from ttvd.cli import main
+from ttvd.cli.main import main
 
 raise SystemExit(main())
