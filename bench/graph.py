@@ -153,9 +153,8 @@ def table(samples: dict[str, list[dict]]) -> str:
              "video encode (`testsrc2 + x264`) leaves:", "",
              "| feature | runs | CPU s | share of the budget |", "|---|---|---|---|"]
     for name, value in alone.items():
-        runs = len(samples[name])
         label = "captions less flat frames" if name == "captions" else name
-        rows.append(f"| {label} | {runs} | {value:.1f} | {value / budget:.0%} |")
+        rows.append(f"| {label} | {len(samples[name])} | {value:.1f} | {value / budget:.0%} |")
     rows.append(f"| together | | {sum(alone.values()):.1f} | {sum(alone.values()) / budget:.0%} |")
     return "\n".join(rows)
 
