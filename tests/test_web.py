@@ -100,7 +100,8 @@ def test_with_tokens_the_page_asks_for_one_and_keeps_it_for_the_tab(browser, sta
     dialog.wait_for()
     page.get_by_label("API token").fill("wrong-token-but-long-enough")
     page.get_by_role("button", name="Use this token").click()
-    assert "refused" in page.locator("#token-error").inner_text()
+    # the page checks the token with a request: the message appears when its answer comes back
+    sync_api.expect(page.locator("#token-error")).to_contain_text("refused", timeout=10_000)
     page.get_by_label("API token").fill(TOKEN)
     page.get_by_role("button", name="Use this token").click()
     page.locator("#empty").wait_for()
