@@ -69,13 +69,13 @@ def variants(job: Timeline, work: Path) -> dict[str, list[str]]:
 
 def _footage_frames(job: Timeline) -> list[str]:
     """Each footage clip's frames decoded from the start of its file, one chain per clip, concatenated."""
-    chains = [f"movie=filename={engine.escape_filter_value(str(clip.source))}:dec_threads={engine.DECODER_THREADS},"
-              f"trim=end_frame={frames},setpts=N[v{i}]"
-              for i, (clip, frames) in enumerate(engine.clip_frames(job)) if clip.kind == "video"]
-    if not chains:
+    footage = [(clip, frames) for clip, frames in engine.clip_frames(job) if clip.kind == "video"]
+    if not footage:
         raise SystemExit("the job has no footage clip; choose a --duration of more than 10 s")
-    labels = "".join(f"[v{i}]" for i, (clip, _) in enumerate(engine.clip_frames(job)) if clip.kind == "video")
-    return ["-filter_complex", ";".join(chains) + f";{labels}concat=n={len(chains)}:v=1:a=0[out]", "-map", "[out]"]
+    chains = [f"movie=filename={engine.escape_filter_value(str(clip.source))}:dec_threads={engine.DECODER_THREADS},"
+              f"trim=end_frame={frames},setpts=N[v{i}]" for i, (clip, frames) in enumerate(footage)]
+    labels = "".join(f"[v{i}]" for i in range(len(footage)))
+    return ["-filter_complex", ";".join(chains) + f";{labels}concat=n={len(footage)}:v=1:a=0[out]", "-map", "[out]"]
 
 
 def _flat(job: Timeline, then: str = "null") -> list[str]:
