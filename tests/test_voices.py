@@ -147,15 +147,17 @@ def test_the_doctor_check_names_the_voice_or_fails(settings):
         check(settings.replace(voice="nope"), "espeak")
 
 
+def voice(path, config):
+    """A Piper voice's files at ``path``: the model, and its ``.onnx.json`` unless ``config`` is None."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"model")
+    if config is not None:
+        path.with_name(path.name + ".json").write_text(json.dumps(config))
+
+
 def test_piper_voices_are_found_in_a_folder_by_their_config(tmp_path):
     """Finding voices reads only the .onnx.json files; the model files are loaded when a job speaks."""
     from ttvd.backends import piper
-
-    def voice(path, config):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(b"model")
-        if config is not None:
-            path.with_name(path.name + ".json").write_text(json.dumps(config))
 
     piper_config = {"phoneme_id_map": {"_": [0]}, "language": {"code": "fr_FR"}, "dataset": "siwis",
                     "audio": {"quality": "low"}}
@@ -181,11 +183,9 @@ def test_packaged_voices_are_rescanned_only_when_an_installed_package_changes(tm
     config = {"phoneme_id_map": {"_": [0]}, "language": {"code": "nl_NL"}, "dataset": "testvoice"}
 
     def install(name: str):
-        package, info = site / name, site / f"{name}-1.0.dist-info"
-        package.mkdir(parents=True)
+        info = site / f"{name}-1.0.dist-info"
+        voice(site / name / f"{name}.onnx", {**config, "dataset": name})
         info.mkdir()
-        (package / f"{name}.onnx").write_bytes(b"model")
-        (package / f"{name}.onnx.json").write_text(json.dumps({**config, "dataset": name}))
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
         (info / "RECORD").write_text(f"{name}/{name}.onnx,,\n{name}/{name}.onnx.json,,\n{info.name}/RECORD,,\n")
         return info
